@@ -1,0 +1,129 @@
+//! Task configuration (the standalone TOML file, and later the manager's API), validated once,
+//! purely, before anything runs: every problem is reported with the field, the value and what
+//! is allowed, all at once rather than one per run.
+
+mod error;
+mod validate;
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+pub use error::{ConfigErrors, FieldError};
+
+use crate::position::{BinlogPosition, GtidSet};
+
+/// A whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where checkpoints are kept (one folder per task).
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub tasks: Vec<TaskConfig>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+
+/// One sync task: a source, and the sinks its events go to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskConfig {
+    /// Unique name: letters, digits, `-`, `_`, `.`; it names the checkpoint folder.
+    pub name: String,
+    pub source: SourceConfig,
+    pub sinks: Vec<SinkConfig>,
+    /// How often, at most, a checkpoint is written (milliseconds). Replays after a crash are
+    /// bounded by this interval.
+    #[serde(default = "default_checkpoint_ms")]
+    pub checkpoint_interval_ms: u64,
+}
+
+fn default_checkpoint_ms() -> u64 {
+    1000
+}
+
+/// Where the changes come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `mysql://USER:PASSWORD@HOST:PORT`, with optional `?require_ssl=true` and friends.
+    pub url: String,
+    /// The replica server id Sluice registers with: unique among the server's replicas.
+    #[serde(default = "default_server_id")]
+    pub server_id: u32,
+    /// `current` (default), `earliest`, `FILE:POS` or `gtid:SET`. Used only when the task has no
+    /// checkpoint yet.
+    #[serde(default = "default_start")]
+    pub start: String,
+    /// Seconds between server heartbeats on an idle stream.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_secs: u64,
+}
+
+fn default_server_id() -> u32 {
+    4_001_001
+}
+fn default_start() -> String {
+    "current".into()
+}
+fn default_heartbeat() -> u64 {
+    5
+}
+
+/// Where a task starts when it has no checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StartFrom {
+    Current,
+    Earliest,
+    Binlog(BinlogPosition),
+    Gtid(GtidSet),
+}
+
+impl SourceConfig {
+    /// The parsed `start` (validated by `Config::from_toml`).
+    pub fn start_from(&self) -> Result<StartFrom, String> {
+        validate::parse_start(&self.start)
+    }
+}
+
+/// A sink: where events go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// JSON lines to a file, or to stdout with `path = "-"`.
+    File(FileSinkConfig),
+}
+
+impl SinkConfig {
+    /// The sink's name (for status, logs and metrics).
+    pub fn name(&self) -> &str {
+        match self {
+            SinkConfig::File(f) => f.name.as_deref().unwrap_or("file"),
+        }
+    }
+}
+
+/// The file/stdout sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSinkConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A file to append JSON lines to, or `-` for stdout.
+    pub path: String,
+}
+
+impl Config {
+    /// Parses and validates a TOML config.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigErrors> {
+        let deserializer = toml::Deserializer::new(text);
+        let config: Config = serde_path_to_error::deserialize(deserializer)
+            .map_err(|e| ConfigErrors::from_serde(e.path().to_string(), e.inner()))?;
+        validate::validate(&config)?;
+        Ok(config)
+    }
+}

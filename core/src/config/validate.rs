@@ -1,0 +1,246 @@
+//! The checks that serde's types alone cannot express.
+
+use std::collections::HashSet;
+
+use super::{Config, ConfigErrors, FieldError, SinkConfig, StartFrom};
+use crate::position::{BinlogPosition, GtidSet};
+
+pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut push = |field: String, value: Option<String>, message: String| {
+        errors.push(FieldError {
+            field,
+            value,
+            message,
+        })
+    };
+    if config.tasks.is_empty() {
+        push(
+            "tasks".into(),
+            None,
+            "no task is configured: add at least one [[tasks]] table".into(),
+        );
+    }
+    let mut names = HashSet::new();
+    for (i, task) in config.tasks.iter().enumerate() {
+        let at = |f: &str| format!("tasks[{i}].{f}");
+        if !valid_name(&task.name) {
+            push(
+                at("name"),
+                Some(task.name.clone()),
+                "a task name is 1-64 characters: letters, digits, `-`, `_` or `.`, starting \
+                 with a letter or digit"
+                    .into(),
+            );
+        } else if !names.insert(task.name.as_str()) {
+            push(
+                at("name"),
+                Some(task.name.clone()),
+                "another task has this name; task names must be unique".into(),
+            );
+        }
+        if let Err(message) = check_source_url(&task.source.url) {
+            push(
+                at("source.url"),
+                Some(redact_url(&task.source.url)),
+                message,
+            );
+        }
+        if task.source.server_id == 0 {
+            push(
+                at("source.server_id"),
+                Some("0".into()),
+                "a replica server id is 1 to 4294967295 and must differ from every other \
+                 replica's"
+                    .into(),
+            );
+        }
+        if let Err(message) = parse_start(&task.source.start) {
+            push(at("source.start"), Some(task.source.start.clone()), message);
+        }
+        if !(1..=3600).contains(&task.source.heartbeat_secs) {
+            push(
+                at("source.heartbeat_secs"),
+                Some(task.source.heartbeat_secs.to_string()),
+                "the heartbeat period is 1 to 3600 seconds".into(),
+            );
+        }
+        if !(10..=3_600_000).contains(&task.checkpoint_interval_ms) {
+            push(
+                at("checkpoint_interval_ms"),
+                Some(task.checkpoint_interval_ms.to_string()),
+                "the checkpoint interval is 10 to 3600000 milliseconds".into(),
+            );
+        }
+        if task.sinks.is_empty() {
+            push(
+                at("sinks"),
+                None,
+                "a task needs at least one sink: add a [[tasks.sinks]] table".into(),
+            );
+        }
+        let mut sink_names = HashSet::new();
+        for (j, sink) in task.sinks.iter().enumerate() {
+            let sat = |f: &str| format!("tasks[{i}].sinks[{j}].{f}");
+            if !sink_names.insert(sink.name()) {
+                push(
+                    sat("name"),
+                    Some(sink.name().to_string()),
+                    "another sink of this task has this name; give each sink a unique `name`"
+                        .into(),
+                );
+            }
+            match sink {
+                SinkConfig::File(f) => {
+                    if f.path.trim().is_empty() {
+                        push(
+                            sat("path"),
+                            Some(f.path.clone()),
+                            "give a file path, or `-` for stdout".into(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn check_source_url(raw: &str) -> Result<(), String> {
+    const FORM: &str = "expected mysql://USER:PASSWORD@HOST:PORT (or mariadb://...)";
+    let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e}); {FORM}"))?;
+    if !matches!(url.scheme(), "mysql" | "mariadb") {
+        return Err(format!(
+            "the scheme is `{}`, not mysql or mariadb; {FORM}",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("the URL names no host; {FORM}"));
+    }
+    if url.username().is_empty() {
+        return Err(format!("the URL names no user; {FORM}"));
+    }
+    Ok(())
+}
+
+/// The URL with its password replaced, for messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => raw.to_string(),
+    }
+}
+
+pub(super) fn parse_start(start: &str) -> Result<StartFrom, String> {
+    let s = start.trim();
+    if s.eq_ignore_ascii_case("current") {
+        return Ok(StartFrom::Current);
+    }
+    if s.eq_ignore_ascii_case("earliest") {
+        return Ok(StartFrom::Earliest);
+    }
+    if let Some(set) = s.strip_prefix("gtid:") {
+        return GtidSet::parse(set)
+            .map(StartFrom::Gtid)
+            .map_err(|e| format!("{e}; expected gtid:SET"));
+    }
+    BinlogPosition::parse(s)
+        .map(StartFrom::Binlog)
+        .map_err(|e| {
+            format!(
+                "{e}; allowed: `current`, `earliest`, `FILE:POS` (binlog.000001:4) or `gtid:SET`"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    const GOOD: &str = r#"
+[[tasks]]
+name = "orders"
+[tasks.source]
+url = "mysql://sluice:secret@127.0.0.1:13306"
+[[tasks.sinks]]
+type = "file"
+path = "-"
+"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match Config::from_toml(text) {
+            Ok(_) => vec![],
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn a_good_config_passes() {
+        let config = Config::from_toml(GOOD).unwrap();
+        assert_eq!(config.tasks[0].source.server_id, 4_001_001);
+        assert_eq!(config.tasks[0].sinks[0].name(), "file");
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_with_its_path() {
+        let e = errors(&GOOD.replace("url =", "urll = \"x\"\nurl ="));
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].starts_with(
+                "`tasks[0].source` = \"urll\": unknown field `urll`, expected one of `url`"
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_bad_url_names_the_field_and_hides_the_password() {
+        let e = errors(&GOOD.replace("mysql://sluice:secret@", "http://sluice:secret@"));
+        assert_eq!(e.len(), 1);
+        assert!(e[0].contains("`tasks[0].source.url`"), "{e:?}");
+        assert!(e[0].contains("scheme is `http`"), "{e:?}");
+        assert!(!e[0].contains("secret"), "{e:?}");
+    }
+
+    #[test]
+    fn a_missing_sink_list_and_an_unknown_sink_type_are_refused() {
+        let no_sinks = GOOD.split("[[tasks.sinks]]").next().unwrap();
+        let e = errors(no_sinks);
+        assert!(e[0].contains("missing field `sinks`"), "{e:?}");
+        let e = errors(&GOOD.replace("type = \"file\"", "type = \"kafkaa\""));
+        assert!(
+            e[0].contains("tasks[0].sinks[0]") && e[0].contains("unknown variant `kafkaa`"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn every_semantic_problem_is_reported_at_once() {
+        let text = GOOD
+            .replace("name = \"orders\"", "name = \"bad name\"")
+            .replace(
+                "[tasks.source]",
+                "[tasks.source]\nserver_id = 0\nstart = \"nowhere\"",
+            );
+        let e = errors(&text);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].contains("tasks[0].name"));
+        assert!(e[1].contains("tasks[0].source.server_id"));
+        assert!(e[2].contains("tasks[0].source.start") && e[2].contains("FILE:POS"));
+    }
+}

@@ -1,0 +1,113 @@
+//! File checkpoints for standalone mode: one JSON file per task, replaced atomically.
+//!
+//! The checkpoint records the position right after the last transaction that every sink has
+//! durably acknowledged. It is written with write-to-temp, fsync, rename, fsync-directory, so
+//! after a crash at any point the file holds either the old or the new checkpoint, whole.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sluice_core::BinlogPosition;
+
+/// What a task resumes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Resume here: the position after the last fully delivered transaction.
+    pub position: BinlogPosition,
+    /// When it was written (ms since the Unix epoch).
+    pub at_ms: u64,
+}
+
+/// Why a checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("checkpoint {path}: {what}: {source}")]
+    Io {
+        path: String,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("checkpoint {path} is corrupt ({source}): move it away to start the task afresh")]
+    Corrupt {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+/// A task's checkpoint file.
+pub struct CheckpointStore {
+    path: PathBuf,
+}
+
+impl CheckpointStore {
+    /// The store of task `task` under `data_dir`.
+    pub fn new(data_dir: &Path, task: &str) -> Self {
+        CheckpointStore {
+            path: data_dir.join(task).join("checkpoint.json"),
+        }
+    }
+
+    fn io(&self, what: &'static str) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+        move |source| CheckpointError::Io {
+            path: self.path.display().to_string(),
+            what,
+            source,
+        }
+    }
+
+    /// The saved checkpoint, if any.
+    pub fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| {
+                CheckpointError::Corrupt {
+                    path: self.path.display().to_string(),
+                    source,
+                }
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io("cannot read")(e)),
+        }
+    }
+
+    /// Replaces the checkpoint atomically and durably.
+    pub fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        use std::io::Write;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(self.io("cannot create its folder"))?;
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes =
+            serde_json::to_vec_pretty(checkpoint).map_err(|source| CheckpointError::Corrupt {
+                path: self.path.display().to_string(),
+                source,
+            })?;
+        let mut file = std::fs::File::create(&tmp).map_err(self.io("cannot create"))?;
+        file.write_all(&bytes).map_err(self.io("cannot write"))?;
+        file.sync_all().map_err(self.io("cannot sync"))?;
+        std::fs::rename(&tmp, &self.path).map_err(self.io("cannot replace"))?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(self.io("cannot sync the folder of"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_and_loads_atomically() {
+        let dir = std::env::temp_dir().join(format!("sluice-ckpt-{}", std::process::id()));
+        let store = CheckpointStore::new(&dir, "t1");
+        assert_eq!(store.load().unwrap(), None);
+        let cp = Checkpoint {
+            position: BinlogPosition::new("binlog.000002", 1234),
+            at_ms: 5,
+        };
+        store.save(&cp).unwrap();
+        assert_eq!(store.load().unwrap(), Some(cp));
+        std::fs::write(dir.join("t1/checkpoint.json"), b"{not json").unwrap();
+        assert!(matches!(store.load(), Err(CheckpointError::Corrupt { .. })));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

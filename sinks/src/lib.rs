@@ -1,0 +1,7 @@
+//! Sinks: where a task's events are delivered. Every sink follows the same contract (`Sink`),
+//! and lives in a folder of its own.
+
+pub mod file;
+mod sink;
+
+pub use sink::{Sink, SinkError};

@@ -1,0 +1,5 @@
+//! One module per subcommand.
+
+pub mod check_config;
+pub mod dump;
+pub mod standalone;

@@ -1,0 +1,50 @@
+//! `sluice`: change-data-capture from MySQL/MariaDB binlogs. This file only parses the command
+//! line and hands over to a subcommand.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Change-data-capture from MySQL/MariaDB binlogs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the events of a binlog file or a live server as JSON lines.
+    Dump(commands::dump::DumpArgs),
+    /// Run the tasks of a config file in one process, with checkpoints under its data dir.
+    Standalone(commands::standalone::StandaloneArgs),
+    /// Validate a config file and print every problem found.
+    CheckConfig(commands::check_config::CheckConfigArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Dump(args) => commands::dump::run(args),
+        Command::Standalone(args) => commands::standalone::run(args),
+        Command::CheckConfig(args) => commands::check_config::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
