@@ -86,14 +86,7 @@ fn dump_file(path: &std::path::Path, out: &mut impl Write) -> anyhow::Result<u64
         events.clear();
         decoder
             .decode(&raw.event, raw.span, &mut events)
-            .map_err(|e| sluice_node::SourceError::BadEvent {
-                path: path.display().to_string(),
-                offset: raw.span.start,
-                event_type: sluice_node::source::file_reader::event_type_name(
-                    raw.event.header().event_type_raw(),
-                ),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| reader.decode_error(&raw, e))?;
         rows += write_events(out, &events)?;
     }
     Ok(rows)

@@ -16,6 +16,7 @@ use sluice_core::{BinlogPosition, Event};
 use sluice_sinks::file::FileSink;
 use sluice_sinks::{Sink, SinkError};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::source::{BinlogSource, SourceSettings, StartPosition};
@@ -46,11 +47,20 @@ pub enum TaskError {
 pub async fn run_task(
     task: TaskConfig,
     data_dir: std::path::PathBuf,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), TaskError> {
+    let span = tracing::info_span!("task", task = %task.name);
+    run_task_inner(task, data_dir, shutdown)
+        .instrument(span)
+        .await
+}
+
+async fn run_task_inner(
+    task: TaskConfig,
+    data_dir: std::path::PathBuf,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), TaskError> {
     let name = task.name.clone();
-    let span = tracing::info_span!("task", task = %name);
-    let _enter = span.enter();
     let store = CheckpointStore::new(&data_dir, &name);
     let checkpoint = store.load().map_err(|source| TaskError::Checkpoint {
         task: name.clone(),
@@ -104,28 +114,31 @@ pub async fn run_task(
 
     let (tx, mut rx) = mpsc::channel::<Vec<Event>>(QUEUE_BATCHES);
     let reader_name = name.clone();
-    let reader = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(BATCH_EVENTS);
-        loop {
-            match source.next_events(&mut batch).await {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(source) => {
-                    return Err(TaskError::Source {
-                        task: reader_name,
-                        source,
-                    })
+    let reader = tokio::spawn(
+        async move {
+            let mut batch = Vec::with_capacity(BATCH_EVENTS);
+            loop {
+                match source.next_events(&mut batch).await {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(source) => {
+                        return Err(TaskError::Source {
+                            task: reader_name,
+                            source,
+                        })
+                    }
+                }
+                if !batch.is_empty() {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_EVENTS));
+                    if tx.send(full).await.is_err() {
+                        break;
+                    }
                 }
             }
-            if !batch.is_empty() {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_EVENTS));
-                if tx.send(full).await.is_err() {
-                    break;
-                }
-            }
+            Ok(())
         }
-        Ok(())
-    });
+        .instrument(tracing::Span::current()),
+    );
 
     let interval = Duration::from_millis(task.checkpoint_interval_ms);
     let mut last_checkpoint = Instant::now();

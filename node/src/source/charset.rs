@@ -103,7 +103,7 @@ fn undecoded(charset: &str, bytes: Vec<u8>) -> Value {
 }
 
 fn decode_utf32(bytes: &[u8]) -> Option<String> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     bytes

@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::BinlogStream;
 use mysql_async::{BinlogStreamRequest, Conn, Opts};
+use mysql_common::binlog::consts::EventType;
 use sluice_core::{BinlogPosition, Event, EventKind, GtidSet};
 
 use super::decoder::{BinlogDecoder, EventSpan};
@@ -206,6 +207,29 @@ impl BinlogSource {
                 end,
             }
         };
+        if header.event_type_raw() == EventType::ROTATE_EVENT as u8 {
+            // Decoded here rather than by the decoder: the fake ROTATE that opens a stream comes
+            // before the FORMAT_DESCRIPTION, so the reader does not know yet that its last 4
+            // bytes are a CRC32 and not part of the file name. A ROTATE also moves the resume
+            // point to the new file's offset it names (4), not the old file's.
+            let data = event.data();
+            let strip = if event.checksum().is_none() && self.info.checksum {
+                4
+            } else {
+                0
+            };
+            let name_end = data.len().saturating_sub(strip);
+            if let (Some(pos), Some(name)) = (data.get(..8), data.get(8..name_end)) {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(pos);
+                let name = String::from_utf8_lossy(name).into_owned();
+                self.decoder.rotate_to(&name);
+                if !self.decoder.in_transaction() {
+                    self.resume = BinlogPosition::new(name, u64::from_le_bytes(bytes).max(4));
+                }
+            }
+            return Ok(true);
+        }
         if let Some((db, table)) = self.decoder.table_needing_definition(&event) {
             self.load_definition(&db, &table).await?;
         }
@@ -218,15 +242,17 @@ impl BinlogSource {
                 detail: e.to_string(),
             });
         }
-        if self.resume.file.is_empty() || (end != 0 && !self.decoder.in_transaction()) {
-            // Outside a transaction every event boundary is a safe resume point (heartbeats,
-            // rotations and GTID bookkeeping included), which keeps `resume` fresh when idle.
-            if !self.decoder.file().is_empty()
-                && header.event_type_raw() != 33
-                && header.event_type_raw() != 162
-            {
-                self.resume = BinlogPosition::new(self.decoder.file(), end.max(4));
-            }
+        // Outside a transaction every event boundary is a safe resume point (heartbeats and
+        // GTID bookkeeping included), which keeps `resume` fresh on an idle or filtered stream.
+        // It only ever moves forward: the FORMAT_DESCRIPTION replayed at a stream's start
+        // carries an older offset.
+        if end != 0
+            && !self.decoder.in_transaction()
+            && !starts_group(header.event_type_raw())
+            && self.decoder.file() == self.resume.file
+            && end > self.resume.pos
+        {
+            self.resume.pos = end;
         }
         for ev in self.scratch.drain(..) {
             match &ev.kind {
@@ -309,6 +335,18 @@ impl BinlogSource {
         }
         Ok(())
     }
+}
+
+/// GTID events open a transaction (MySQL's BEGIN comes after them): the resume point stays
+/// before them.
+fn starts_group(event_type: u8) -> bool {
+    const GTID: u8 = EventType::GTID_EVENT as u8;
+    const ANONYMOUS_GTID: u8 = EventType::ANONYMOUS_GTID_EVENT as u8;
+    const GTID_TAGGED: u8 = EventType::GTID_TAGGED_LOG_EVENT as u8;
+    matches!(
+        event_type,
+        GTID | ANONYMOUS_GTID | GTID_TAGGED | super::mariadb_events::GTID
+    )
 }
 
 /// A start position resolved against the server.

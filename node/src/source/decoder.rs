@@ -123,6 +123,14 @@ impl BinlogDecoder {
         self.tables.clear();
     }
 
+    /// Moves to binlog `file` (a ROTATE the caller decoded itself).
+    pub fn rotate_to(&mut self, file: &str) {
+        if *file != *self.file {
+            self.file = Arc::from(file);
+            self.tables.clear();
+        }
+    }
+
     /// Forgets the definitions of `database` (after DDL), so they are read again.
     pub fn forget_definitions(&mut self, database: &str) {
         self.definitions.retain(|(db, _), _| db != database);
@@ -242,12 +250,8 @@ impl BinlogDecoder {
     }
 
     fn rotate(&mut self, rotate: &RotateEvent<'_>) {
-        let name = rotate.name();
-        if *name != *self.file {
-            self.file = Arc::from(name.as_ref());
-            // Table ids are only valid within one binlog file.
-            self.tables.clear();
-        }
+        // Table ids are only valid within one binlog file: rotate_to forgets them.
+        self.rotate_to(&rotate.name());
     }
 
     fn start_group(&mut self, gtid: Option<Gtid>) {

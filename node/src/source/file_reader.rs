@@ -30,10 +30,10 @@ struct Payload {
     span: EventSpan,
 }
 
-/// Reads the events of one binlog file.
-pub struct BinlogFileReader {
+/// Reads the events of one binlog file (or any byte stream in binlog file format).
+pub struct BinlogReader<R> {
     path: PathBuf,
-    input: BufReader<File>,
+    input: R,
     offset: u64,
     esr: EventStreamReader,
     buf: Vec<u8>,
@@ -55,6 +55,9 @@ pub fn event_type_name(raw: u8) -> String {
     }
 }
 
+/// A reader of a binlog file on disk.
+pub type BinlogFileReader = BinlogReader<BufReader<File>>;
+
 impl BinlogFileReader {
     /// Opens `path` and checks that it is a binlog file.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
@@ -62,9 +65,15 @@ impl BinlogFileReader {
             path: path.display().to_string(),
             detail: e.to_string(),
         })?;
-        let mut input = BufReader::with_capacity(1 << 20, file);
+        BinlogReader::new(path, BufReader::with_capacity(1 << 20, file))
+    }
+}
+
+impl<R: Read> BinlogReader<R> {
+    /// Reads binlog-file bytes from `input`; `path` names them in errors.
+    pub fn new(path: &Path, mut input: R) -> Result<Self, SourceError> {
         let mut magic = [0u8; 4];
-        let got = input.read(&mut magic).unwrap_or(0);
+        let got = frame::read_full(&mut input, &mut magic).unwrap_or(0);
         if got < 4 || magic != MAGIC {
             return Err(SourceError::BadEvent {
                 path: path.display().to_string(),
@@ -75,7 +84,7 @@ impl BinlogFileReader {
                     .into(),
             });
         }
-        Ok(BinlogFileReader {
+        Ok(BinlogReader {
             path: path.to_path_buf(),
             input,
             offset: 4,
@@ -100,6 +109,15 @@ impl BinlogFileReader {
             event_type,
             detail: e.to_string(),
         }
+    }
+
+    /// The error for an event of this file that the decoder refused.
+    pub fn decode_error(&self, raw: &RawEvent, e: super::decoder::DecodeError) -> SourceError {
+        self.error(
+            raw.span.start,
+            event_type_name(raw.event.header().event_type_raw()),
+            e,
+        )
     }
 
     /// The next event, or `None` at the end of the file.

@@ -94,7 +94,8 @@ pub fn read_event_bytes<R: Read>(input: &mut R, buf: &mut Vec<u8>) -> Result<boo
     Ok(true)
 }
 
-fn read_full<R: Read>(input: &mut R, mut out: &mut [u8]) -> Result<usize, FrameError> {
+/// Reads until `out` is full or the data ends; returns how many bytes were read.
+pub fn read_full<R: Read>(input: &mut R, mut out: &mut [u8]) -> Result<usize, FrameError> {
     let mut total = 0;
     while !out.is_empty() {
         match input.read(out) {

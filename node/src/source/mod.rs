@@ -17,4 +17,4 @@ pub mod value_convert;
 
 pub use connection::{BinlogSource, SourceSettings, StartPosition};
 pub use decoder::{BinlogDecoder, EventSpan};
-pub use file_reader::BinlogFileReader;
+pub use file_reader::{BinlogFileReader, BinlogReader};

@@ -55,6 +55,8 @@ pub struct ServerInfo {
     /// Whether TABLE_MAP events carry column names (`binlog_row_metadata=FULL`).
     pub full_row_metadata: bool,
     pub server_id: u32,
+    /// Whether events carry a CRC32 checksum (`binlog_checksum=CRC32`).
+    pub checksum: bool,
 }
 
 /// Why the checks could not run or failed.
@@ -107,7 +109,12 @@ pub async fn check(conn: &mut mysql_async::Conn) -> Result<ServerInfo, CheckErro
         .query_first("SELECT @@GLOBAL.binlog_row_metadata")
         .await
         .unwrap_or(None);
+    let checksum: Option<String> = conn
+        .query_first("SELECT @@GLOBAL.binlog_checksum")
+        .await
+        .unwrap_or(None);
     Ok(ServerInfo {
+        checksum: checksum.is_some_and(|c| c.eq_ignore_ascii_case("CRC32")),
         flavor,
         version,
         full_row_metadata: metadata.is_some_and(|m| m.eq_ignore_ascii_case("FULL")),

@@ -173,7 +173,7 @@ fn convert_plain(col: &ColumnDecoder, v: MyValue) -> Result<Value, ValueError> {
             }
         }
         (MYSQL_TYPE_VECTOR, MyValue::Bytes(b)) => {
-            if b.len() % 4 != 0 {
+            if !b.len().is_multiple_of(4) {
                 return Err(bad(col, "vector length is not a multiple of 4 bytes"));
             }
             Value::Vector(
