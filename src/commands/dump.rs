@@ -92,6 +92,23 @@ fn dump_file(path: &std::path::Path, out: &mut impl Write) -> anyhow::Result<u64
     Ok(rows)
 }
 
+/// `host:port` of a source URL, to name it in messages without its credentials.
+fn source_name(url: &str) -> String {
+    let redacted = sluice_core::config::redact_url(url);
+    let after_scheme = redacted
+        .split_once("://")
+        .map_or(redacted.as_str(), |(_, r)| r);
+    let authority = after_scheme
+        .split(['/', '?'])
+        .next()
+        .unwrap_or(after_scheme);
+    authority
+        .rsplit('@')
+        .next()
+        .unwrap_or(authority)
+        .to_string()
+}
+
 fn dump_source(args: &DumpArgs, url: &str, out: &mut impl Write) -> anyhow::Result<u64> {
     let start = match (&args.from, &args.gtid) {
         (Some(p), _) => StartPosition::Binlog(
@@ -107,13 +124,14 @@ fn dump_source(args: &DumpArgs, url: &str, out: &mut impl Write) -> anyhow::Resu
         None => None,
     };
     let settings = SourceSettings {
-        name: "dump".into(),
+        name: source_name(url),
         url: url.to_string(),
         server_id: args.server_id,
         start,
         until,
-        heartbeat: Duration::from_secs(5),
+        heartbeat: Duration::from_secs(1),
         max_backoff: Duration::from_secs(10),
+        retry_at_start: false,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -123,12 +141,19 @@ fn dump_source(args: &DumpArgs, url: &str, out: &mut impl Write) -> anyhow::Resu
         let mut source = BinlogSource::open(settings).await?;
         let mut events = Vec::new();
         let mut rows = 0;
+        let mut flushed = Instant::now();
         loop {
             events.clear();
             let more = source.next_events(&mut events).await?;
             rows += write_events(out, &events)?;
             if !more {
                 break;
+            }
+            // A live stream is read by people and pipes: output reaches them within 100 ms
+            // while events flow, and at the next heartbeat (1 s) on an idle server.
+            if flushed.elapsed() >= Duration::from_millis(100) {
+                out.flush().context("cannot write the output")?;
+                flushed = Instant::now();
             }
         }
         Ok(rows)

@@ -47,12 +47,15 @@ pub async fn fresh_database(conn: &mut mysql_async::Conn, name: &str) -> String 
 
 /// The server's current binlog end as `FILE:POS`.
 pub async fn binlog_end(conn: &mut mysql_async::Conn) -> String {
-    let row: mysql_async::Row = conn
+    let mut row: mysql_async::Row = conn
         .query_first("SHOW MASTER STATUS")
         .await
         .unwrap()
         .expect("binary logging is on");
-    let (file, pos): (String, u64) = mysql_async::from_row(row);
+    let file: String = row.take(0).expect("SHOW MASTER STATUS has a File column");
+    let pos: u64 = row
+        .take(1)
+        .expect("SHOW MASTER STATUS has a Position column");
     format!("{file}:{pos}")
 }
 

@@ -54,7 +54,7 @@ impl ConfigErrors {
     /// A parse error: TOML syntax, an unknown field, a missing field, a wrong type.
     pub fn from_serde(path: String, e: &toml::de::Error) -> Self {
         let message = e.message().trim_end().to_string();
-        // For an unknown field serde names it in the message; the path is its parent.
+        // For an unknown field the path ends with it; the message names it too.
         let value = message
             .strip_prefix("unknown field `")
             .and_then(|rest| rest.split('`').next())

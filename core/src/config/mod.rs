@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use error::{ConfigErrors, FieldError};
+pub use validate::redact_url;
 
 use crate::position::{BinlogPosition, GtidSet};
 

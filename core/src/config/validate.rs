@@ -135,14 +135,26 @@ fn check_source_url(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The URL with its password replaced, for messages and logs.
+/// The URL with its password replaced, for messages and logs. Works on text that is not a
+/// valid URL too (a bad port, say), since that is exactly when it gets printed.
 pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => raw.to_string(),
+    let Some(scheme_end) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_string();
+    };
+    let rest = &raw[scheme_end..];
+    // The user info ends at the last '@' before the path, as URL parsers read it.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return raw.to_string();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &raw[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => raw.to_string(),
     }
 }
 
@@ -202,8 +214,25 @@ path = "-"
         assert_eq!(e.len(), 1);
         assert!(
             e[0].starts_with(
-                "`tasks[0].source` = \"urll\": unknown field `urll`, expected one of `url`"
+                "`tasks[0].source.urll` = \"urll\": unknown field `urll`, expected one of `url`"
             ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted_even_in_unparseable_urls() {
+        use super::redact_url;
+        assert_eq!(
+            redact_url("mysql://u:s3cret@h:99999/x"),
+            "mysql://u:***@h:99999/x"
+        );
+        assert_eq!(redact_url("mysql://u:p@ss@h:1"), "mysql://u:***@h:1");
+        assert_eq!(redact_url("mysql://u@h:1"), "mysql://u@h:1");
+        assert_eq!(redact_url("not a url"), "not a url");
+        let e = errors(&GOOD.replace("127.0.0.1:13306", "127.0.0.1:99999"));
+        assert!(
+            e[0].contains("tasks[0].source.url") && !e[0].contains("secret"),
             "{e:?}"
         );
     }

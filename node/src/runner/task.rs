@@ -104,6 +104,7 @@ async fn run_task_inner(
         until: None,
         heartbeat: Duration::from_secs(task.source.heartbeat_secs),
         max_backoff: Duration::from_secs(30),
+        retry_at_start: true,
     };
     let mut source = BinlogSource::open(settings)
         .await

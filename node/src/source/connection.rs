@@ -52,6 +52,9 @@ pub struct SourceSettings {
     pub heartbeat: Duration,
     /// The longest wait between reconnection attempts.
     pub max_backoff: Duration,
+    /// Whether a server that cannot be reached at start is retried (a task: yes, it may be
+    /// restarting) or reported at once (an interactive `dump`).
+    pub retry_at_start: bool,
 }
 
 /// What of the current transaction was already emitted, to drop on replay after a reconnect.
@@ -79,7 +82,22 @@ pub struct BinlogSource {
 
 impl BinlogSource {
     /// Connects, checks the server's preconditions and the start position, and opens the stream.
+    /// Transient failures are retried with backoff when `retry_at_start` is set.
     pub async fn open(settings: SourceSettings) -> Result<Self, SourceError> {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match Self::open_once(settings.clone()).await {
+                Err(e) if e.is_transient() && settings.retry_at_start => {
+                    tracing::warn!(source = %settings.name, error = %e, retry_in_ms = backoff.as_millis() as u64, "Cannot start streaming yet; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(settings.max_backoff);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn open_once(settings: SourceSettings) -> Result<Self, SourceError> {
         let opts = Opts::from_url(&settings.url).map_err(|e| SourceError::Connect {
             source_name: settings.name.clone(),
             detail: format!("bad source URL: {e}"),
@@ -362,9 +380,8 @@ async fn connect(name: &str, opts: &Opts) -> Result<Conn, SourceError> {
         mysql_async::Error::Server(s) if s.code == 1045 || s.code == 1044 => {
             SourceError::Precondition {
                 source_name: name.to_string(),
-                failure: preconditions::PreconditionFailure::MissingGrant {
-                    grant: "login",
-                    grants: s.message.clone(),
+                failure: preconditions::PreconditionFailure::LoginRefused {
+                    detail: s.message.clone(),
                 },
             }
         }

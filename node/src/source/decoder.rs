@@ -334,7 +334,8 @@ impl BinlogDecoder {
             tme.table_name().into_owned(),
         );
         let definition = self.definitions.get(&key).map(Arc::as_ref);
-        let decoder = TableDecoder::new(tme, definition)
+        let mariadb = event.fde().server_version().contains("MariaDB");
+        let decoder = TableDecoder::new(tme, definition, mariadb)
             .map_err(|e| DecodeError::new(format!("table map of `{}`.`{}`: {e}", key.0, key.1)))?;
         self.tables.insert(
             id,

@@ -19,6 +19,7 @@ pub enum PreconditionFailure {
     BinlogFormat { actual: String },
     RowImage { actual: String },
     MissingGrant { grant: &'static str, grants: String },
+    LoginRefused { detail: String },
 }
 
 impl fmt::Display for PreconditionFailure {
@@ -37,6 +38,11 @@ impl fmt::Display for PreconditionFailure {
                 f,
                 "binlog_row_image is {actual}, but Sluice needs FULL to deliver whole rows: \
                  set binlog_row_image=FULL"
+            ),
+            PreconditionFailure::LoginRefused { detail } => write!(
+                f,
+                "the server refused the login ({detail}): check the user and password in the \
+                 source URL, and that the user may connect from this host"
             ),
             PreconditionFailure::MissingGrant { grant, grants } => write!(
                 f,

@@ -144,6 +144,7 @@ impl TableDecoder {
     pub fn new(
         tme: &TableMapEvent<'_>,
         definition: Option<&TableDefinition>,
+        mariadb: bool,
     ) -> Result<TableDecoder, TableMapError> {
         let count = tme.columns_count() as usize;
         let meta = read_optional_meta(tme).map_err(TableMapError::OptionalMetadata)?;
@@ -184,7 +185,11 @@ impl TableDecoder {
                 Some(cs) => TextDecoding::for_charset(cs),
                 None => TextDecoding::Unknown("unknown".into()),
             };
-            if column_type.is_character_type() {
+            // MariaDB numbers GEOMETRY (a BLOB underneath) among the character columns of the
+            // charset metadata; MySQL does not.
+            let in_charset_list = column_type.is_character_type()
+                || (mariadb && column_type == ColumnType::MYSQL_TYPE_GEOMETRY);
+            if in_charset_list {
                 let collation = meta.charsets.get(char_i).copied().or_else(|| {
                     meta.non_default_charsets
                         .iter()

@@ -8,6 +8,7 @@ use mysql_common::value::Value as MyValue;
 use sluice_core::value::{Date, DateTime, EnumValue, JsonChange, SetValue, Time, Timestamp};
 use sluice_core::Value;
 
+use super::charset::TextDecoding;
 use super::jsonb;
 use super::table_map::ColumnDecoder;
 
@@ -182,6 +183,14 @@ fn convert_plain(col: &ColumnDecoder, v: MyValue) -> Result<Value, ValueError> {
                     .collect(),
             )
         }
+        (MYSQL_TYPE_STRING, MyValue::Bytes(mut b)) if col.text == TextDecoding::Binary => {
+            // The binlog drops BINARY(n)'s trailing 0x00 padding; the stored value has it.
+            let len = string_length(&col.meta);
+            if b.len() < len {
+                b.resize(len, 0);
+            }
+            Value::Bytes(b)
+        }
         (
             MYSQL_TYPE_STRING
             | MYSQL_TYPE_VARCHAR
@@ -194,6 +203,20 @@ fn convert_plain(col: &ColumnDecoder, v: MyValue) -> Result<Value, ValueError> {
         ) => col.text.decode(b),
         (_, other) => return Err(bad(col, format!("unexpected decoded value {other:?}"))),
     })
+}
+
+/// The byte length of a CHAR/BINARY column from its TABLE_MAP metadata (two bytes: the real
+/// type with the high bits of the length folded in, and the low byte of the length).
+fn string_length(meta: &[u8]) -> usize {
+    let (b0, b1) = (
+        usize::from(meta.first().copied().unwrap_or(0)),
+        usize::from(meta.get(1).copied().unwrap_or(0)),
+    );
+    if b0 & 0x30 != 0x30 {
+        b1 | (((b0 & 0x30) ^ 0x30) << 4)
+    } else {
+        b1
+    }
 }
 
 fn integer(col: &ColumnDecoder, v: MyValue) -> Result<Value, ValueError> {
@@ -210,6 +233,8 @@ fn integer(col: &ColumnDecoder, v: MyValue) -> Result<Value, ValueError> {
         // mysql_common sign-extends some widths; the column's own width says what was stored.
         (MyValue::Int(i), true) if bits < 64 => Value::UInt((i as u64) & ((1u64 << bits) - 1)),
         (MyValue::Int(i), true) => Value::UInt(i as u64),
+        // mysql_common reads a signed MEDIUMINT's 3 bytes without sign extension.
+        (MyValue::Int(i), false) if bits == 24 && i > 0x7f_ffff => Value::Int(i - 0x100_0000),
         (MyValue::Int(i), false) => Value::Int(i),
         (other, _) => return Err(bad(col, format!("unexpected integer value {other:?}"))),
     })
