@@ -3,6 +3,8 @@
 //! how to start it, never a silent pass.
 #![allow(dead_code)]
 
+pub mod extra_mariadb;
+
 use std::path::PathBuf;
 use std::process::Command;
 
