@@ -7,7 +7,6 @@ mod common;
 use common::extra_mariadb::ExtraMariadb;
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
