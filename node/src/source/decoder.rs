@@ -131,9 +131,10 @@ impl BinlogDecoder {
         }
     }
 
-    /// Forgets the definitions of `database` (after DDL), so they are read again.
-    pub fn forget_definitions(&mut self, database: &str) {
-        self.definitions.retain(|(db, _), _| db != database);
+    /// Forgets every table definition (after DDL), so they are read again. All of them: a
+    /// statement can name any database, whatever its session's default one.
+    pub fn forget_definitions(&mut self) {
+        self.definitions.clear();
         self.tables.clear();
     }
 
@@ -309,7 +310,7 @@ impl BinlogDecoder {
             tracing::debug!(file = %self.file, pos = span.start, "Skipping a statement inside a transaction.");
         } else {
             let database = query.schema().into_owned();
-            self.forget_definitions(&database);
+            self.forget_definitions();
             out.push(sluice_core::Event {
                 position,
                 kind: EventKind::Ddl {

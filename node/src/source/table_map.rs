@@ -148,7 +148,20 @@ impl TableDecoder {
     ) -> Result<TableDecoder, TableMapError> {
         let count = tme.columns_count() as usize;
         let meta = read_optional_meta(tme).map_err(TableMapError::OptionalMetadata)?;
-        let definition = definition.filter(|d| d.columns.len() == count);
+        let definition = definition.filter(|d| {
+            let fits = d.columns.len() == count;
+            if !fits {
+                tracing::warn!(
+                    database = %tme.database_name(),
+                    table = %tme.table_name(),
+                    binlog_columns = count,
+                    current_columns = d.columns.len(),
+                    "The table's current definition does not match its binlog rows (it changed \
+                     since); columns are named by position."
+                );
+            }
+            fits
+        });
 
         let mut columns = Vec::with_capacity(count);
         let mut schema_columns = Vec::with_capacity(count);
