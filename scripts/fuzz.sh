@@ -6,7 +6,8 @@ seconds=${1:-600}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 corpus=fuzz/corpus/decode_binlog
 mkdir -p "$corpus"
-for f in ../shared/fixtures/mysql-binlogs/*; do
+fixtures=${SLUICE_FIXTURES:-../shared/fixtures/mysql-binlogs}
+for f in "$fixtures"/*; do
   case "$f" in *.md) continue ;; esac
   cp -n "$f" "$corpus/$(basename "$f")"
 done
