@@ -25,6 +25,25 @@ use super::row_decode::decode_rows;
 use super::schema::TableDefinition;
 use super::table_map::TableDecoder;
 
+/// The event types the decoder parses (XID and MariaDB's are read by hand).
+const USED_EVENT_TYPES: &[EventType] = &[
+    EventType::ROTATE_EVENT,
+    EventType::QUERY_EVENT,
+    EventType::TABLE_MAP_EVENT,
+    EventType::WRITE_ROWS_EVENT_V1,
+    EventType::UPDATE_ROWS_EVENT_V1,
+    EventType::DELETE_ROWS_EVENT_V1,
+    EventType::WRITE_ROWS_EVENT,
+    EventType::UPDATE_ROWS_EVENT,
+    EventType::DELETE_ROWS_EVENT,
+    EventType::PARTIAL_UPDATE_ROWS_EVENT,
+    EventType::GTID_EVENT,
+    EventType::ANONYMOUS_GTID_EVENT,
+    EventType::GTID_TAGGED_LOG_EVENT,
+    EventType::TRANSACTION_PAYLOAD_EVENT,
+    EventType::INCIDENT_EVENT,
+];
+
 /// Where an event lies in its binlog file: `start` is its first byte, `end` the next event's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventSpan {
@@ -207,11 +226,15 @@ impl BinlogDecoder {
             self.commit(Some(u64::from_le_bytes(bytes)), next, pos, out);
             return Ok(());
         }
-        let data = match event.read_data() {
-            Ok(Some(d)) => d,
+        // Only the events Sluice uses are parsed: the others (format, statement-replication
+        // helpers, heartbeats, GTID bookkeeping) carry nothing to emit, and some of their
+        // parsers trust counts in the data (PREVIOUS_GTIDS pre-allocates whatever it says).
+        match EventType::try_from(type_raw) {
+            Ok(t) if USED_EVENT_TYPES.contains(&t) => {}
+            Ok(_) => return Ok(()),
             // An event type neither MySQL nor MariaDB defines: skip it, as a replica does for
             // events flagged ignorable, but say so.
-            Ok(None) => {
+            Err(_) => {
                 tracing::warn!(
                     event_type = type_raw,
                     file = %self.file,
@@ -220,6 +243,10 @@ impl BinlogDecoder {
                 );
                 return Ok(());
             }
+        }
+        let data = match event.read_data() {
+            Ok(Some(d)) => d,
+            Ok(None) => return Ok(()),
             Err(e) => return Err(DecodeError::new(e.to_string())),
         };
 
@@ -243,8 +270,6 @@ impl BinlogDecoder {
                     },
                 });
             }
-            // Format, statement-replication helpers, heartbeats and GTID bookkeeping: nothing
-            // to emit.
             _ => {}
         }
         Ok(())
