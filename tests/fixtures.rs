@@ -25,12 +25,18 @@ fn decode(name: &str) -> (Vec<Value>, Option<String>) {
                 if let Err(e) = decoder.decode(&raw.event, raw.span, &mut events) {
                     return (out, Some(reader.decode_error(&raw, e).to_string()));
                 }
-                // Through text, as a consumer reads it.
-                out.extend(
-                    events.drain(..).map(|e| {
-                        serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap()
-                    }),
-                );
+                // Through text, as a consumer reads it: the fast encoder the sinks use, which
+                // must agree byte for byte with the reference serde form.
+                for e in events.drain(..) {
+                    let mut fast = Vec::new();
+                    sluice_core::json::write_event(&mut fast, &e);
+                    assert_eq!(
+                        String::from_utf8_lossy(&fast),
+                        serde_json::to_string(&e).unwrap(),
+                        "{name}: the fast encoder differs from the reference"
+                    );
+                    out.push(serde_json::from_slice(&fast).unwrap());
+                }
             }
             Ok(None) => return (out, None),
             Err(e) => return (out, Some(e.to_string())),

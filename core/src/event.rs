@@ -6,11 +6,13 @@
 //! so a resume never splits a transaction. The JSON form is documented in
 //! `docs/event-format.md`.
 
+use std::fmt;
 use std::sync::Arc;
 
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::json::TableJson;
 use crate::position::{BinlogPosition, Gtid};
 use crate::value::Value;
 
@@ -50,8 +52,20 @@ pub struct ColumnSchema {
 
 /// The columns of one table at one point of the binlog. Shared by every row event of that table
 /// until its definition changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Built with [`TableSchema::new`], which also renders once the JSON text every row event of the
+/// table repeats (column keys, `db`, `table`, `pk`; see [`crate::json`]). The fields are read
+/// through `Deref` (`schema.columns`, `schema.database`) and cannot be changed afterwards, so that
+/// text can never disagree with them: to change a table, build a new `TableSchema`.
+#[derive(Clone)]
 pub struct TableSchema {
+    fields: TableSchemaFields,
+    json: TableJson,
+}
+
+/// What a [`TableSchema`] says; read it through the schema (`schema.columns`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSchemaFields {
     pub database: String,
     pub table: String,
     pub columns: Vec<ColumnSchema>,
@@ -60,11 +74,65 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// A table's schema. `primary_key` holds indexes into `columns`; any out of range are
+    /// ignored by [`primary_key_names`](TableSchemaFields::primary_key_names) and the JSON form.
+    pub fn new(
+        database: impl Into<String>,
+        table: impl Into<String>,
+        columns: Vec<ColumnSchema>,
+        primary_key: Vec<usize>,
+    ) -> TableSchema {
+        let fields = TableSchemaFields {
+            database: database.into(),
+            table: table.into(),
+            columns,
+            primary_key,
+        };
+        let json = TableJson::new(&fields);
+        TableSchema { fields, json }
+    }
+
+    /// The JSON text rendered once for this table.
+    pub(crate) fn json(&self) -> &TableJson {
+        &self.json
+    }
+}
+
+impl TableSchemaFields {
     /// Names of the primary-key columns.
     pub fn primary_key_names(&self) -> impl Iterator<Item = &str> {
         self.primary_key
             .iter()
             .filter_map(|&i| self.columns.get(i).map(|c| c.name.as_str()))
+    }
+}
+
+impl std::ops::Deref for TableSchema {
+    type Target = TableSchemaFields;
+
+    fn deref(&self) -> &TableSchemaFields {
+        &self.fields
+    }
+}
+
+/// Equal when the fields are: the JSON text is a function of them.
+impl PartialEq for TableSchema {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields == other.fields
+    }
+}
+
+impl Eq for TableSchema {}
+
+/// As the fields, without the derived JSON text.
+impl fmt::Debug for TableSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableSchema")
+            .field("database", &self.fields.database)
+            .field("table", &self.fields.table)
+            .field("columns", &self.fields.columns)
+            .field("primary_key", &self.fields.primary_key)
+            .finish()
     }
 }
 
@@ -185,6 +253,10 @@ impl Serialize for PositionJson<'_> {
 }
 
 /// Sluice's own JSON form of an event (one line per event in JSON-lines outputs).
+///
+/// This is the reference definition of the form. Hot paths encode with
+/// [`crate::json::write_event`], which writes the same bytes much faster and is tested against
+/// this impl: a change to the form goes in both places.
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
@@ -246,10 +318,10 @@ mod tests {
 
     #[test]
     fn row_event_json_lists_columns_in_order_and_skips_absent_ones() {
-        let table = Arc::new(TableSchema {
-            database: "shop".into(),
-            table: "orders".into(),
-            columns: vec![
+        let table = Arc::new(TableSchema::new(
+            "shop",
+            "orders",
+            vec![
                 ColumnSchema {
                     name: "id".into(),
                     type_name: "bigint unsigned".into(),
@@ -259,8 +331,8 @@ mod tests {
                     type_name: "text".into(),
                 },
             ],
-            primary_key: vec![0],
-        });
+            vec![0],
+        ));
         let event = Event {
             position: position(),
             kind: EventKind::Row(RowChange {

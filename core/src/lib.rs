@@ -3,11 +3,13 @@
 
 pub mod config;
 pub mod event;
+pub mod json;
 pub mod position;
 pub mod value;
 
 pub use event::{
     ColumnSchema, Event, EventKind, EventPosition, Op, RowChange, RowImage, TableSchema,
+    TableSchemaFields,
 };
 pub use position::{BinlogPosition, Gtid, GtidSet};
 pub use value::Value;

@@ -201,7 +201,7 @@ impl fmt::Display for Timestamp {
 ///
 /// Hand-written (Howard Hinnant's `civil_from_days`) because this is the only calendar
 /// arithmetic Sluice needs and `core` stays free of a date-time crate.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

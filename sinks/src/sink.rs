@@ -11,11 +11,6 @@ pub enum SinkError {
         what: String,
         source: std::io::Error,
     },
-    #[error("sink {sink}: cannot encode an event: {source}")]
-    Encode {
-        sink: String,
-        source: serde_json::Error,
-    },
 }
 
 /// A destination for events.

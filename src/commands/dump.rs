@@ -65,14 +65,22 @@ pub fn run(args: DumpArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_events(out: &mut impl Write, events: &[sluice_core::Event]) -> anyhow::Result<u64> {
+/// Writes `events` as JSON lines, encoding each into `line` (kept by the caller so its
+/// allocation is reused).
+fn write_events(
+    out: &mut impl Write,
+    line: &mut Vec<u8>,
+    events: &[sluice_core::Event],
+) -> anyhow::Result<u64> {
     let mut rows = 0;
     for event in events {
         if matches!(event.kind, sluice_core::EventKind::Row(_)) {
             rows += 1;
         }
-        serde_json::to_writer(&mut *out, event).context("cannot write an event")?;
-        out.write_all(b"\n").context("cannot write the output")?;
+        line.clear();
+        sluice_core::json::write_event(line, event);
+        line.push(b'\n');
+        out.write_all(line).context("cannot write the output")?;
     }
     Ok(rows)
 }
@@ -81,13 +89,14 @@ fn dump_file(path: &std::path::Path, out: &mut impl Write) -> anyhow::Result<u64
     let mut reader = BinlogFileReader::open(path)?;
     let mut decoder = BinlogDecoder::new(&reader.file_name());
     let mut events = Vec::new();
+    let mut line = Vec::new();
     let mut rows = 0;
     while let Some(raw) = reader.next_event()? {
         events.clear();
         decoder
             .decode(&raw.event, raw.span, &mut events)
             .map_err(|e| reader.decode_error(&raw, e))?;
-        rows += write_events(out, &events)?;
+        rows += write_events(out, &mut line, &events)?;
     }
     Ok(rows)
 }
@@ -140,12 +149,13 @@ fn dump_source(args: &DumpArgs, url: &str, out: &mut impl Write) -> anyhow::Resu
     runtime.block_on(async {
         let mut source = BinlogSource::open(settings).await?;
         let mut events = Vec::new();
+        let mut line = Vec::new();
         let mut rows = 0;
         let mut flushed = Instant::now();
         loop {
             events.clear();
             let more = source.next_events(&mut events).await?;
-            rows += write_events(out, &events)?;
+            rows += write_events(out, &mut line, &events)?;
             if !more {
                 break;
             }

@@ -56,6 +56,7 @@ pub fn decode_rows(
 
     let mut buf = ParseBuf(event.rows_data());
     while !buf.is_empty() {
+        let left = buf.len();
         let before = match &before_cols {
             Some(cols) => Some(read_image(&mut buf, table, cols, false, None)?),
             None => None,
@@ -70,6 +71,13 @@ pub fn decode_rows(
             )?),
             None => None,
         };
+        if buf.len() == left {
+            // Images of no columns take no bytes: such data would repeat the same row forever.
+            return Err(RowError::Malformed(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the rows event selects no columns, yet has row data",
+            )));
+        }
         row(before, after);
     }
     Ok(())

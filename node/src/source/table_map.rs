@@ -278,12 +278,12 @@ impl TableDecoder {
         };
         let named = !meta.names.is_empty() || definition.is_some();
         Ok(TableDecoder {
-            schema: Arc::new(TableSchema {
-                database: tme.database_name().into_owned(),
-                table: tme.table_name().into_owned(),
-                columns: schema_columns,
-                primary_key: primary_key.into_iter().filter(|&i| i < count).collect(),
-            }),
+            schema: Arc::new(TableSchema::new(
+                tme.database_name().into_owned(),
+                tme.table_name().into_owned(),
+                schema_columns,
+                primary_key.into_iter().filter(|&i| i < count).collect(),
+            )),
             columns,
             json_columns,
             named,

@@ -101,10 +101,7 @@ impl Sink for FileSink {
 
     async fn write(&mut self, events: &[Event]) -> Result<(), SinkError> {
         for event in events {
-            serde_json::to_writer(&mut self.buffer, event).map_err(|source| SinkError::Encode {
-                sink: self.name.clone(),
-                source,
-            })?;
+            sluice_core::json::write_event(&mut self.buffer, event);
             self.buffer.push(b'\n');
         }
         if self.buffer.len() >= 1 << 20 {
