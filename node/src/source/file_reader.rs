@@ -202,6 +202,11 @@ mod tests {
     /// A binlog file: magic, a FORMAT_DESCRIPTION (server 8.0.30, checksums off), then `events`
     /// given as (type, body).
     fn binlog(events: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        binlog_with_checksum(0, events)
+    }
+
+    /// As `binlog`, with the FORMAT_DESCRIPTION naming checksum algorithm `alg`.
+    fn binlog_with_checksum(alg: u8, events: &[(u8, Vec<u8>)]) -> Vec<u8> {
         let mut post_header = [0u8; 42];
         for (t, len) in [(2, 13), (4, 8), (19, 8), (30, 10), (31, 10), (32, 10)] {
             post_header[t - 1] = len;
@@ -213,7 +218,7 @@ mod tests {
         fde.extend(0u32.to_le_bytes());
         fde.push(19);
         fde.extend(post_header);
-        fde.push(0); // checksum algorithm: off
+        fde.push(alg); // checksum algorithm (0: off)
         fde.extend([0u8; 4]);
 
         let mut out = MAGIC.to_vec();
@@ -274,6 +279,16 @@ mod tests {
         let error = decode(&binlog(&[(19, table_map(1)), (30, rows)])).expect("an error");
         assert!(error.contains("selects no columns"), "{error}");
         assert!(error.contains("WRITE_ROWS_EVENT"), "{error}");
+    }
+
+    #[test]
+    fn unknown_checksum_algorithm_is_an_error_not_a_panic() {
+        // Algorithm 7 does not exist; mysql_common still strips 4 bytes from every event, and a
+        // 2-byte STOP event has no 4 bytes to strip.
+        let error = decode(&binlog_with_checksum(7, &[(3, vec![0, 0])])).expect("an error");
+        assert!(error.contains("byte "), "{error}");
+        let error = decode(&binlog_with_checksum(7, &[(3, vec![0; 8])])).expect("an error");
+        assert!(error.contains("unknown checksum algorithm 7"), "{error}");
     }
 
     #[test]

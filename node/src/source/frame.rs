@@ -199,20 +199,28 @@ fn permute_pre_ga_type(
     Ok(Some(out))
 }
 
+/// Whether mysql_common will take a checksum off the events of this format: any algorithm other
+/// than "off", known or not (its rule; an unknown one is refused in `verify_checksum`).
 fn checksum_on(esr: &EventStreamReader) -> bool {
     let footer = esr.get_fde().footer();
     footer.get_checksum_enabled()
-        && matches!(
+        && !matches!(
             footer.get_checksum_alg(),
-            Ok(Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32))
+            Ok(None | Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_OFF))
         )
 }
 
 /// Verifies an event's CRC32 checksum when its format says it has one.
 pub fn verify_checksum(event: &Event) -> Result<(), FrameError> {
-    let alg = event.footer().get_checksum_alg();
-    if !matches!(alg, Ok(Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32))) {
-        return Ok(());
+    match event.footer().get_checksum_alg() {
+        Ok(Some(BinlogChecksumAlg::BINLOG_CHECKSUM_ALG_CRC32)) => {}
+        Ok(_) => return Ok(()),
+        Err(e) => {
+            return Err(FrameError::Parse(io::Error::other(format!(
+                "unknown checksum algorithm {}",
+                e.0
+            ))))
+        }
     }
     let Some(stored) = event.checksum() else {
         return Ok(());
