@@ -40,7 +40,6 @@ const USED_EVENT_TYPES: &[EventType] = &[
     EventType::GTID_EVENT,
     EventType::ANONYMOUS_GTID_EVENT,
     EventType::GTID_TAGGED_LOG_EVENT,
-    EventType::TRANSACTION_PAYLOAD_EVENT,
     EventType::INCIDENT_EVENT,
 ];
 
@@ -226,6 +225,11 @@ impl BinlogDecoder {
             self.commit(Some(u64::from_le_bytes(bytes)), next, pos, out);
             return Ok(());
         }
+        if type_raw == EventType::TRANSACTION_PAYLOAD_EVENT as u8 {
+            // Its events follow (the reader unpacks them) and take its position.
+            self.payload = Some(span);
+            return Ok(());
+        }
         // Only the events Sluice uses are parsed: the others (format, statement-replication
         // helpers, heartbeats, GTID bookkeeping) carry nothing to emit, and some of their
         // parsers trust counts in the data (PREVIOUS_GTIDS pre-allocates whatever it says).
@@ -257,7 +261,6 @@ impl BinlogDecoder {
             EventData::QueryEvent(query) => self.query(&query, span, position(self, 0), out),
             EventData::TableMapEvent(tme) => self.table_map(event, &tme)?,
             EventData::RowsEvent(rows) => self.rows(&rows, &position, out)?,
-            EventData::TransactionPayloadEvent(_) => self.payload = Some(span),
             EventData::IncidentEvent(incident) => {
                 let kind = match incident.incident_type() {
                     Ok(t) => format!("{t:?}"),

@@ -6,12 +6,13 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use mysql_common::binlog::consts::{BinlogVersion, EventType};
-use mysql_common::binlog::events::{Event, TransactionPayloadEvent};
+use mysql_common::binlog::events::Event;
 use mysql_common::binlog::EventStreamReader;
 
 use super::decoder::EventSpan;
 use super::frame::{self, FrameError};
 use super::mariadb_events as mariadb;
+use super::payload;
 use crate::error::SourceError;
 
 /// A binlog file header: `\xfe` `bin`.
@@ -150,17 +151,19 @@ impl<R: Read> BinlogReader<R> {
 
     fn unpack(&self, event: &Event, span: EventSpan) -> Result<Payload, SourceError> {
         let name = "TRANSACTION_PAYLOAD_EVENT".to_string();
-        let tpe = event
-            .read_event::<TransactionPayloadEvent<'_>>()
-            .map_err(|e| self.error(span.start, name.clone(), e))?;
+        let fail = |e: String| self.error(span.start, name.clone(), e);
+        let payload = payload::parse(event.data()).map_err(fail)?;
         let mut bytes = Vec::new();
         // The declared size caps what is read, so a corrupt payload cannot exhaust memory.
-        let cap = tpe
-            .uncompressed_size()
+        let cap = payload
+            .uncompressed_size
             .min(u64::from(frame::MAX_EVENT_SIZE));
-        tpe.decompressed()
-            .and_then(|r| r.take(cap + 1).read_to_end(&mut bytes))
-            .map_err(|e| self.error(span.start, name.clone(), format!("decompression: {e}")))?;
+        payload
+            .reader()
+            .map_err(fail)?
+            .take(cap + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(format!("decompression: {e}")))?;
         Ok(Payload { bytes, at: 0, span })
     }
 

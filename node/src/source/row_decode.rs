@@ -15,6 +15,7 @@ use sluice_core::value::JsonChange;
 use sluice_core::Value;
 
 use super::json_diff;
+use super::lenenc;
 use super::table_map::TableDecoder;
 use super::value_convert::{convert, ValueError};
 
@@ -175,22 +176,10 @@ fn take<'a>(buf: &mut ParseBuf<'a>, n: usize) -> std::io::Result<&'a [u8]> {
 
 /// A MySQL length-encoded integer.
 fn read_lenenc(buf: &mut ParseBuf<'_>) -> std::io::Result<u64> {
-    let first = take(buf, 1)?[0];
-    let width = match first {
-        0..=0xfa => return Ok(u64::from(first)),
-        0xfc => 2,
-        0xfd => 3,
-        0xfe => 8,
-        _ => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "bad length-encoded integer",
-            ))
-        }
-    };
-    let bytes = take(buf, width)?;
-    Ok(bytes
-        .iter()
-        .rev()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    lenenc::read(&mut buf.0).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "bad or truncated length-encoded integer",
+        )
+    })
 }
