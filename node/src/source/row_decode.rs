@@ -11,7 +11,7 @@ use mysql_common::constants::ColumnType;
 use mysql_common::io::ParseBuf;
 use mysql_common::proto::MyDeserialize;
 use sluice_core::event::RowImage;
-use sluice_core::value::JsonChange;
+use sluice_core::value::{Date, DateTime, JsonChange};
 use sluice_core::Value;
 
 use super::json_diff;
@@ -139,12 +139,17 @@ fn read_image<'a>(
             column.unsigned.unwrap_or(false),
             is_partial,
         );
-        let raw = BinlogValue::deserialize(ctx, buf).map_err(malformed)?;
-        let mut value = convert(column, raw).map_err(|source| RowError::Value {
-            column: index,
-            name: table.schema.columns[index].name.clone(),
-            source,
-        })?;
+        let mut value = if column.column_type == ColumnType::MYSQL_TYPE_DATETIME2 {
+            // Read here: mysql_common's packed-integer route overflows on corrupt bytes.
+            datetime2(buf, column.meta.first().copied().unwrap_or(0)).map_err(malformed)?
+        } else {
+            let raw = BinlogValue::deserialize(ctx, buf).map_err(malformed)?;
+            convert(column, raw).map_err(|source| RowError::Value {
+                column: index,
+                name: table.schema.columns[index].name.clone(),
+                source,
+            })?
+        };
         if let Value::JsonDiff(changes) = &value {
             if let Some(doc) = apply_to_before(before, index, changes) {
                 value = Value::Json(doc);
@@ -168,6 +173,46 @@ fn apply_to_before(
     json_diff::apply(&mut doc, changes).then_some(doc)
 }
 
+/// A DATETIME2 value: 5 bytes big-endian (sign bit, year*13+month in 17 bits, day, hour,
+/// minute, second), then the fraction in (fsp+1)/2 bytes.
+fn datetime2(buf: &mut ParseBuf<'_>, fsp: u8) -> std::io::Result<Value> {
+    let int = take(buf, 5)?
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+    // The sign bit is set for every value a server writes (DATETIME cannot be negative).
+    let Some(ymdhms) = int.checked_sub(0x80_0000_0000) else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "negative DATETIME",
+        ));
+    };
+    let fsp = fsp.min(6);
+    let frac_bytes = usize::from(fsp).div_ceil(2);
+    let frac = take(buf, frac_bytes)?
+        .iter()
+        .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+    let micros = match frac_bytes {
+        1 => frac * 10_000,
+        2 => frac * 100,
+        _ => frac,
+    };
+    let ymd = ymdhms >> 17;
+    let ym = ymd >> 5;
+    let hms = ymdhms & 0x1_ffff;
+    Ok(Value::DateTime(DateTime {
+        date: Date {
+            year: (ym / 13) as u16,
+            month: (ym % 13) as u8,
+            day: (ymd & 0x1f) as u8,
+        },
+        hour: (hms >> 12) as u8,
+        minute: ((hms >> 6) & 0x3f) as u8,
+        second: (hms & 0x3f) as u8,
+        micros,
+        fsp,
+    }))
+}
+
 fn take<'a>(buf: &mut ParseBuf<'a>, n: usize) -> std::io::Result<&'a [u8]> {
     buf.checked_eat(n).ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "row image ends early")
@@ -182,4 +227,26 @@ fn read_lenenc(buf: &mut ParseBuf<'_>) -> std::io::Result<u64> {
             "bad or truncated length-encoded integer",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetime2_decodes_and_refuses_negative_values() {
+        // 2024-02-29 23:59:58.123456: year*13+month = 26314, packed as the server does.
+        let ym: u64 = 2024 * 13 + 2;
+        let int = 0x80_0000_0000u64 | (((ym << 5) | 29) << 17) | (23 << 12) | (59 << 6) | 58;
+        let mut bytes = int.to_be_bytes()[3..].to_vec();
+        bytes.extend(&123_456u32.to_be_bytes()[1..]);
+        let value = datetime2(&mut ParseBuf(&bytes), 6).unwrap();
+        assert_eq!(
+            serde_json::to_string(&value).unwrap(),
+            "\"2024-02-29 23:59:58.123456\""
+        );
+        // All-zero bytes would be i64::MIN once packed: an error, never an overflow panic.
+        assert!(datetime2(&mut ParseBuf(&[0; 5]), 0).is_err());
+        assert!(datetime2(&mut ParseBuf(&[0x80, 0, 0]), 0).is_err());
+    }
 }
