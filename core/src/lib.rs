@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod event;
+pub mod filter;
 pub mod json;
 pub mod position;
 pub mod value;

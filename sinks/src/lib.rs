@@ -2,6 +2,8 @@
 //! and lives in a folder of its own.
 
 pub mod file;
+pub mod formats;
+pub mod redis;
 mod sink;
 
 pub use sink::{Sink, SinkError};

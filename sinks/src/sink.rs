@@ -11,6 +11,33 @@ pub enum SinkError {
         what: String,
         source: std::io::Error,
     },
+    /// Redis refused or did not answer (connection, timeout, a server error such as OOM).
+    #[error("sink {sink}: Redis at {url}: {what}: {source}")]
+    Redis {
+        sink: String,
+        /// The URL with its password redacted.
+        url: String,
+        what: String,
+        source: ::redis::RedisError,
+    },
+    /// A row has no value for a placeholder of the sink's key template: the key cannot be
+    /// built. Definite: retrying the same row cannot help.
+    #[error("sink {sink}: table {table}: key placeholder {{{placeholder}}}: {detail}")]
+    KeyColumn {
+        sink: String,
+        /// `db.table`.
+        table: String,
+        placeholder: String,
+        detail: String,
+    },
+}
+
+impl SinkError {
+    /// Whether retrying cannot help (the data does not fit the sink's configuration): the task
+    /// stops and says so, rather than retrying forever.
+    pub fn is_definite(&self) -> bool {
+        matches!(self, SinkError::KeyColumn { .. })
+    }
 }
 
 /// A destination for events.

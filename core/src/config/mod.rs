@@ -3,6 +3,8 @@
 //! is allowed, all at once rather than one per run.
 
 mod error;
+mod filters;
+mod redis;
 mod validate;
 
 use std::path::PathBuf;
@@ -10,6 +12,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use error::{ConfigErrors, FieldError};
+pub use filters::FiltersConfig;
+pub use redis::{KeyPart, KeyTemplate, RedisFormat, RedisMode, RedisSinkConfig};
 pub use validate::redact_url;
 
 use crate::position::{BinlogPosition, GtidSet};
@@ -41,6 +45,9 @@ pub struct TaskConfig {
     /// bounded by this interval.
     #[serde(default = "default_checkpoint_ms")]
     pub checkpoint_interval_ms: u64,
+    /// Which tables, columns, row operations and DDL reach the sinks (default: everything).
+    #[serde(default)]
+    pub filters: FiltersConfig,
 }
 
 fn default_checkpoint_ms() -> u64 {
@@ -97,6 +104,8 @@ impl SourceConfig {
 pub enum SinkConfig {
     /// JSON lines to a file, or to stdout with `path = "-"`.
     File(FileSinkConfig),
+    /// Keeps Redis keys true to the source rows: deletes them (invalidate) or writes rows (sync).
+    Redis(RedisSinkConfig),
 }
 
 impl SinkConfig {
@@ -104,6 +113,7 @@ impl SinkConfig {
     pub fn name(&self) -> &str {
         match self {
             SinkConfig::File(f) => f.name.as_deref().unwrap_or("file"),
+            SinkConfig::Redis(r) => r.name(),
         }
     }
 }

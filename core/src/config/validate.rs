@@ -100,7 +100,15 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
                         );
                     }
                 }
+                SinkConfig::Redis(r) => {
+                    for e in r.problems(&sat) {
+                        push(e.field, e.value, e.message);
+                    }
+                }
             }
+        }
+        for e in task.filters.problems(&at("filters")) {
+            push(e.field, e.value, e.message);
         }
     }
     if errors.is_empty() {

@@ -12,10 +12,12 @@
 use std::time::{Duration, Instant};
 
 use sluice_core::config::{SinkConfig, StartFrom, TaskConfig};
+use sluice_core::filter::EventFilter;
 use sluice_core::{BinlogPosition, Event};
 use sluice_sinks::file::FileSink;
+use sluice_sinks::redis::RedisSink;
 use sluice_sinks::{Sink, SinkError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
@@ -41,6 +43,8 @@ pub enum TaskError {
     Sink { task: String, source: SinkError },
     #[error("task {task}: source.start: {detail}")]
     Config { task: String, detail: String },
+    #[error("task {task}: filters: {detail}")]
+    Filters { task: String, detail: String },
 }
 
 /// Runs a task until `shutdown` fires (then flushes and checkpoints) or a definite error.
@@ -85,15 +89,23 @@ async fn run_task_inner(
         },
     };
 
+    // Validation already compiled these patterns; this cannot fail for a validated config.
+    let mut filter = EventFilter::new(&task.filters).map_err(|e| TaskError::Filters {
+        task: name.clone(),
+        detail: e.to_string().trim_end().to_string(),
+    })?;
+
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     for sink in &task.sinks {
-        let built = match sink {
-            SinkConfig::File(f) => FileSink::open(f).await,
+        let built: Result<Box<dyn Sink>, SinkError> = match sink {
+            SinkConfig::File(f) => FileSink::open(f).await.map(|s| Box::new(s) as _),
+            // An unreachable Redis does not fail here: the sink logs it and retries per batch.
+            SinkConfig::Redis(r) => RedisSink::open(r).await.map(|s| Box::new(s) as _),
         };
-        sinks.push(Box::new(built.map_err(|source| TaskError::Sink {
+        sinks.push(built.map_err(|source| TaskError::Sink {
             task: name.clone(),
             source,
-        })?));
+        })?);
     }
 
     let settings = SourceSettings {
@@ -150,15 +162,29 @@ async fn run_task_inner(
             b = rx.recv() => b,
             _ = shutdown.changed() => None,
         };
-        let Some(batch) = batch else { break };
-        for sink in sinks.iter_mut() {
-            write_with_retry(sink.as_mut(), &batch).await;
+        let Some(mut batch) = batch else { break };
+        // Taken before filtering: a DDL the filter drops still moves the checkpoint past it
+        // (everything before it in the batch is written below or deliberately dropped).
+        let resume = batch.iter().rev().find_map(Event::resume_position).cloned();
+        filter.apply(&mut batch);
+        match deliver(&mut sinks, &batch, &mut shutdown).await {
+            Ok(Delivery::Done) => {}
+            // Stopping while a sink is down: the batch is not delivered, so the checkpoint
+            // stays before it and the next run sends it again.
+            Ok(Delivery::Interrupted) => break,
+            Err(source) => {
+                result = Err(TaskError::Sink {
+                    task: name.clone(),
+                    source,
+                });
+                break;
+            }
         }
-        if let Some(p) = batch.iter().rev().find_map(Event::resume_position) {
-            pending = Some(p.clone());
+        if let Some(p) = resume {
+            pending = Some(p);
         }
         if pending.is_some() && (last_checkpoint.elapsed() >= interval || rx.is_empty()) {
-            if let Err(e) = checkpoint_now(&mut sinks, &store, &mut pending).await {
+            if let Err(e) = checkpoint_now(&mut sinks, &store, &mut pending, &mut shutdown).await {
                 result = Err(TaskError::Checkpoint {
                     task: name.clone(),
                     source: e,
@@ -172,8 +198,9 @@ async fn run_task_inner(
     if let Ok(Err(e)) = reader.await {
         result = result.and(Err(e));
     }
-    // Whatever was delivered gets checkpointed before the task ends.
-    if let Err(e) = checkpoint_now(&mut sinks, &store, &mut pending).await {
+    // Whatever was delivered gets checkpointed before the task ends (unless a sink cannot
+    // confirm it: then the checkpoint stays where it was).
+    if let Err(e) = checkpoint_now(&mut sinks, &store, &mut pending, &mut shutdown).await {
         result = result.and(Err(TaskError::Checkpoint {
             task: name.clone(),
             source: e,
@@ -182,14 +209,22 @@ async fn run_task_inner(
     result
 }
 
-/// Flushes every sink, then records `pending` as the checkpoint.
+/// Flushes every sink, then records `pending` as the checkpoint. If stopping interrupts a
+/// flush that keeps failing, nothing is recorded: the events are not known to be durable.
 async fn checkpoint_now(
     sinks: &mut [Box<dyn Sink>],
     store: &CheckpointStore,
     pending: &mut Option<BinlogPosition>,
+    shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), CheckpointError> {
+    if pending.is_none() {
+        return Ok(());
+    }
     for sink in sinks.iter_mut() {
-        flush_with_retry(sink.as_mut()).await;
+        let flushed = retry(sink.as_mut(), Attempt::Flush, shutdown).await;
+        if !matches!(flushed, Ok(Delivery::Done)) {
+            return Ok(());
+        }
     }
     if let Some(position) = pending.take() {
         let at_ms = std::time::SystemTime::now()
@@ -200,22 +235,63 @@ async fn checkpoint_now(
     Ok(())
 }
 
-/// A sink that fails is retried with backoff until it takes the events: nothing is dropped,
-/// and the queue behind it fills, which stops the reader (back-pressure).
-async fn write_with_retry(sink: &mut dyn Sink, batch: &[Event]) {
-    let mut backoff = Duration::from_millis(100);
-    while let Err(e) = sink.write(batch).await {
-        tracing::warn!(sink = sink.name(), error = %e, retry_in_ms = backoff.as_millis() as u64, "Sink write failed; retrying.");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
+/// How delivering to the sinks ended.
+enum Delivery {
+    Done,
+    /// Stopping was asked for while a sink kept failing.
+    Interrupted,
 }
 
-async fn flush_with_retry(sink: &mut dyn Sink) {
+/// Writes a batch to every sink. A sink that fails transiently is retried with backoff until
+/// it takes the batch: nothing is dropped, and the queue behind it fills, which stops the
+/// reader (back-pressure). A definite failure (bad data for this sink) ends the task.
+async fn deliver(
+    sinks: &mut [Box<dyn Sink>],
+    batch: &[Event],
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Delivery, SinkError> {
+    for sink in sinks.iter_mut() {
+        if let Delivery::Interrupted = retry(sink.as_mut(), Attempt::Write(batch), shutdown).await?
+        {
+            return Ok(Delivery::Interrupted);
+        }
+    }
+    Ok(Delivery::Done)
+}
+
+/// What is asked of a sink.
+#[derive(Clone, Copy)]
+enum Attempt<'b> {
+    Write(&'b [Event]),
+    Flush,
+}
+
+/// Runs `attempt` until it succeeds, fails definitely, or stopping is asked for.
+async fn retry(
+    sink: &mut dyn Sink,
+    attempt: Attempt<'_>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Delivery, SinkError> {
     let mut backoff = Duration::from_millis(100);
-    while let Err(e) = sink.flush().await {
-        tracing::warn!(sink = sink.name(), error = %e, retry_in_ms = backoff.as_millis() as u64, "Sink flush failed; retrying.");
-        tokio::time::sleep(backoff).await;
+    loop {
+        let (result, what) = match attempt {
+            Attempt::Write(batch) => (sink.write(batch).await, "write"),
+            Attempt::Flush => (sink.flush().await, "flush"),
+        };
+        match result {
+            Ok(()) => return Ok(Delivery::Done),
+            Err(e) if e.is_definite() => return Err(e),
+            Err(e) => {
+                tracing::warn!(sink = sink.name(), error = %e, retry_in_ms = backoff.as_millis() as u64, "Sink {what} failed; retrying.");
+            }
+        }
+        if *shutdown.borrow() {
+            return Ok(Delivery::Interrupted);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return Ok(Delivery::Interrupted),
+        }
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
