@@ -225,6 +225,20 @@ impl BinlogDecoder {
             self.commit(Some(u64::from_le_bytes(bytes)), next, pos, out);
             return Ok(());
         }
+        if type_raw == super::frame::PRE_GA_ROWS {
+            // Nothing can decode these rows; the stream has a gap here, said as an incident.
+            out.push(sluice_core::Event {
+                position: position(self, 0),
+                kind: EventKind::Incident {
+                    message: format!(
+                        "undecodable row event of development server {}: row events of MySQL \
+                         5.1.0-5.1.15 and 5.2.0-5.2.2 carry no column metadata",
+                        event.fde().server_version().trim_end_matches(['\0', ' '])
+                    ),
+                },
+            });
+            return Ok(());
+        }
         if type_raw == EventType::TRANSACTION_PAYLOAD_EVENT as u8 {
             // Its events follow (the reader unpacks them) and take its position.
             self.payload = Some(span);

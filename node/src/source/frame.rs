@@ -160,10 +160,14 @@ pub fn parse_event(
     }
 }
 
+/// Sluice's own type byte for the TABLE_MAP and rows events of pre-GA servers (never on the
+/// wire: MySQL numbers up to 42, MariaDB 160-171).
+pub const PRE_GA_ROWS: u8 = 0xf0;
+
 /// Servers 5.1.0-5.1.15 and 5.2.0-5.2.2 numbered some events differently; MySQL's own reader
 /// maps them (`event_type_permutation` in log_event.cc), and so does Sluice. Their row events
 /// (then numbered 16-19) predate column metadata in TABLE_MAP and cannot be decoded by anyone:
-/// they are refused by name.
+/// they are marked `PRE_GA_ROWS` for the decoder to report.
 fn permute_pre_ga_type(
     esr: &EventStreamReader,
     bytes: &[u8],
@@ -183,19 +187,15 @@ fn permute_pre_ga_type(
         return Ok(None);
     }
     let real = match t {
-        20 => EventType::XID_EVENT,
-        21 => EventType::BEGIN_LOAD_QUERY_EVENT,
-        22 => EventType::EXECUTE_LOAD_QUERY_EVENT,
-        _ => {
-            return Err(FrameError::Parse(io::Error::other(format!(
-                "a row event (pre-GA type {t}) written by development server {version}: row \
-                 events of MySQL 5.1.0-5.1.15 and 5.2.0-5.2.2 carry no column metadata and \
-                 cannot be decoded; only statement events of such files can"
-            ))))
-        }
+        20 => EventType::XID_EVENT as u8,
+        21 => EventType::BEGIN_LOAD_QUERY_EVENT as u8,
+        22 => EventType::EXECUTE_LOAD_QUERY_EVENT as u8,
+        // TABLE_MAP and rows events: handed on under a type no server uses, so mysql_common
+        // leaves them alone and the decoder reports them as undecodable.
+        _ => PRE_GA_ROWS,
     };
     let mut out = bytes.to_vec();
-    out[4] = real as u8;
+    out[4] = real;
     Ok(Some(out))
 }
 
