@@ -3,6 +3,11 @@
 
 mod commands;
 
+/// mimalloc: the decoder allocates many small, short-lived values (row images, strings). On the
+/// 1M-row benchmark it took 1.26 CPU s where glibc's malloc took 1.56 (median of 5).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

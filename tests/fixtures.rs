@@ -347,10 +347,7 @@ fn statement_based_and_gtid_bookkeeping_files() {
 #[test]
 fn pre_ga_row_events_are_reported_as_incidents() {
     // MySQL 5.2.2 development build: its TABLE_MAP and rows events predate column metadata.
-    let events = decodes_to(
-        "ver_5_1-wl2325_r.001",
-        &[("ddl", 3), ("incident", 6)],
-    );
+    let events = decodes_to("ver_5_1-wl2325_r.001", &[("ddl", 3), ("incident", 6)]);
     let incident = events.iter().find(|e| e["op"] == "incident").unwrap();
     assert!(incident["message"]
         .as_str()

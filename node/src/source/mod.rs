@@ -4,6 +4,7 @@
 pub mod charset;
 pub mod connection;
 pub mod decoder;
+pub mod fast_values;
 pub mod file_reader;
 pub mod frame;
 pub mod json_diff;

@@ -14,6 +14,7 @@ use sluice_core::event::RowImage;
 use sluice_core::value::{Date, DateTime, JsonChange};
 use sluice_core::Value;
 
+use super::fast_values;
 use super::json_diff;
 use super::lenenc;
 use super::table_map::TableDecoder;
@@ -139,7 +140,14 @@ fn read_image<'a>(
             column.unsigned.unwrap_or(false),
             is_partial,
         );
-        let mut value = if column.column_type == ColumnType::MYSQL_TYPE_DATETIME2 {
+        let fast = if is_partial {
+            None
+        } else {
+            fast_values::read(column, &mut buf.0)
+        };
+        let mut value = if let Some(v) = fast {
+            v.map_err(malformed)?
+        } else if column.column_type == ColumnType::MYSQL_TYPE_DATETIME2 {
             // Read here: mysql_common's packed-integer route overflows on corrupt bytes.
             datetime2(buf, column.meta.first().copied().unwrap_or(0)).map_err(malformed)?
         } else {

@@ -207,7 +207,7 @@ fn convert_plain(col: &ColumnDecoder, v: MyValue) -> Result<Value, ValueError> {
 
 /// The byte length of a CHAR/BINARY column from its TABLE_MAP metadata (two bytes: the real
 /// type with the high bits of the length folded in, and the low byte of the length).
-fn string_length(meta: &[u8]) -> usize {
+pub fn string_length(meta: &[u8]) -> usize {
     let (b0, b1) = (
         usize::from(meta.first().copied().unwrap_or(0)),
         usize::from(meta.get(1).copied().unwrap_or(0)),
