@@ -193,7 +193,11 @@ mod tests {
                 "" => "0",
                 t => t,
             };
-            let sign = if rng.next() % 2 == 0 { "-" } else { "" };
+            let sign = if rng.next().is_multiple_of(2) {
+                "-"
+            } else {
+                ""
+            };
             let text = if frac == 0 {
                 format!("{sign}{int_part}")
             } else {
@@ -221,7 +225,7 @@ mod tests {
     #[test]
     fn decimal_edges() {
         // DECIMAL(5,2) 123.45: integer group of 3 digits in 2 bytes, fraction 2 digits in 1.
-        let mut b: &[u8] = &[0x80 | 0x00, 0x7b, 0x2d];
+        let mut b: &[u8] = &[0x80, 0x7b, 0x2d];
         assert_eq!(decimal(&mut b, 5, 2).unwrap(), "123.45");
         // -123.45: every byte inverted.
         let mut b: &[u8] = &[0x7f, 0x84, 0xd2];
