@@ -490,9 +490,10 @@ fn write_timestamp(out: &mut Vec<u8>, ts: &Timestamp) {
 
 // Strings.
 
-/// `s` as a JSON string, escaped as serde_json escapes.
+/// `s` as a JSON string, escaped as serde_json escapes. Public for the other encoders (the
+/// Kafka message formats), so there is one escaper.
 #[inline]
-fn write_str(out: &mut Vec<u8>, s: &str) {
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
     write_escaped(out, s.as_bytes());
@@ -534,8 +535,9 @@ fn word_needs_escape(w: u64) -> bool {
     control | quote | backslash != 0
 }
 
-/// The escaped contents of a JSON string (without quotes). Clean runs are copied whole.
-fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+/// The escaped contents of a JSON string (without quotes) for UTF-8 `bytes`. Clean runs are
+/// copied whole.
+pub fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut clean_from = 0;
     let mut i = 0;
     while i < bytes.len() {

@@ -6,60 +6,14 @@
 
 use base64::Engine as _;
 
-/// The escape for one byte below 0x80: 0 for none, else the letter after `\` (`u` for
-/// `\u00XX`). Exactly `"`, `\` and the control bytes are escaped, as serde_json does, so the
-/// output reads back through any JSON parser to the same text.
-fn escape_of(byte: u8) -> u8 {
-    match byte {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        0x08 => b'b',
-        0x09 => b't',
-        0x0a => b'n',
-        0x0c => b'f',
-        0x0d => b'r',
-        0x00..=0x1f => b'u',
-        _ => 0,
-    }
-}
-
-fn push_escape(out: &mut Vec<u8>, byte: u8, escape: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    if escape == b'u' {
-        out.extend_from_slice(&[
-            b'\\',
-            b'u',
-            b'0',
-            b'0',
-            HEX[usize::from(byte >> 4)],
-            HEX[usize::from(byte & 0xf)],
-        ]);
-    } else {
-        out.extend_from_slice(&[b'\\', escape]);
-    }
-}
-
-/// `s` as a JSON string.
+/// `s` as a JSON string (core's escaper: exactly what serde_json escapes).
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    write_str_body(out, s.as_bytes());
-    out.push(b'"');
+    sluice_core::json::write_str(out, s);
 }
 
-/// The escaped inside of a JSON string for UTF-8 `bytes`, copying clean runs whole. Bytes of
-/// multi-byte characters (all >= 0x80) never need escaping.
+/// The escaped inside of a JSON string for UTF-8 `bytes`.
 pub(crate) fn write_str_body(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut clean_from = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
-        let escape = escape_of(byte);
-        if escape != 0 {
-            out.extend_from_slice(&bytes[clean_from..i]);
-            push_escape(out, byte, escape);
-            clean_from = i + 1;
-        }
-    }
-    out.extend_from_slice(&bytes[clean_from..]);
+    sluice_core::json::write_escaped(out, bytes);
 }
 
 /// Raw bytes as a JSON string of one character per byte (byte `b` is U+00`b`): Java's
@@ -73,10 +27,7 @@ pub(crate) fn write_latin1(out: &mut Vec<u8>, bytes: &[u8]) {
             // U+0080..U+00FF in UTF-8.
             out.extend_from_slice(&[0xc0 | (byte >> 6), 0x80 | (byte & 0x3f)]);
         } else {
-            match escape_of(byte) {
-                0 => out.push(byte),
-                escape => push_escape(out, byte, escape),
-            }
+            write_str_body(out, &[byte]);
         }
     }
     out.push(b'"');
