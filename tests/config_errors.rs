@@ -3,40 +3,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::standalone::TempDir;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// A password that must never be printed.
 const PASSWORD: &str = "s3cretPW";
-
-/// A scratch folder, removed when the test passes and kept (and named) when it fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "sluice-e2e-config-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept the files of the failed test in {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// A valid config whose data dir and sink file would be created in `dir`.
 fn good_config(dir: &Path) -> String {

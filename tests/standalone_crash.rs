@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::standalone::TempDir;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -21,32 +23,6 @@ const CRASH_ROWS: u64 = 20_000;
 /// same id would make the server drop the first one's stream).
 const CRASH_SERVER_ID: u32 = 4_100_101;
 const SIGTERM_SERVER_ID: u32 = 4_100_102;
-
-/// A scratch folder, removed when the test passes and kept (and named) when it fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("sluice-e2e-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept the files of the failed test in {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// The files of one standalone setup.
 struct Setup {

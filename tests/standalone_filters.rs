@@ -5,9 +5,11 @@
 
 mod common;
 
+use common::standalone::TempDir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
@@ -16,34 +18,6 @@ use serde_json::{json, Value};
 const SERVER_ID: u32 = 4_100_601;
 /// How long the pipeline may take to show a change.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A scratch folder, removed when the test passes and kept (and named) when it fails.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "sluice-e2e-filters-{tag}-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("kept the files of the failed test in {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// A running `sluice standalone`, killed if the test ends while it still runs.
 struct Sluice {

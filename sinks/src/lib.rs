@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod formats;
+pub mod kafka;
 pub mod redis;
 mod sink;
 

@@ -30,13 +30,33 @@ pub enum SinkError {
         placeholder: String,
         detail: String,
     },
+    /// Kafka refused a message or did not acknowledge it in time (`message.timeout.ms`), or
+    /// the producer could not be made.
+    #[error("sink {sink}: Kafka topic {topic}: {what}: {source}")]
+    Kafka {
+        sink: String,
+        topic: String,
+        what: String,
+        /// Boxed: librdkafka's error is large, and every `Result` of a sink carries this type.
+        source: Box<::rdkafka::error::KafkaError>,
+    },
+    /// A table's topic is not a legal Kafka topic name (its database or table name holds a
+    /// character topics cannot). Definite: the row cannot be sent as configured.
+    #[error("sink {sink}: table {table}: topic {topic:?}: {detail}")]
+    Topic {
+        sink: String,
+        /// `db.table`.
+        table: String,
+        topic: String,
+        detail: String,
+    },
 }
 
 impl SinkError {
     /// Whether retrying cannot help (the data does not fit the sink's configuration): the task
     /// stops and says so, rather than retrying forever.
     pub fn is_definite(&self) -> bool {
-        matches!(self, SinkError::KeyColumn { .. })
+        matches!(self, SinkError::KeyColumn { .. } | SinkError::Topic { .. })
     }
 }
 

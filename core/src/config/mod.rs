@@ -4,6 +4,7 @@
 
 mod error;
 mod filters;
+mod kafka;
 mod redis;
 mod validate;
 
@@ -13,6 +14,9 @@ use serde::Deserialize;
 
 pub use error::{ConfigErrors, FieldError};
 pub use filters::FiltersConfig;
+pub use kafka::{
+    check_topic_name, KafkaSinkConfig, PartitionBy, TopicPart, TopicTemplate, KAFKA_FORMATS,
+};
 pub use redis::{KeyPart, KeyTemplate, RedisFormat, RedisMode, RedisSinkConfig};
 pub use validate::redact_url;
 
@@ -106,6 +110,8 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     /// Keeps Redis keys true to the source rows: deletes them (invalidate) or writes rows (sync).
     Redis(RedisSinkConfig),
+    /// Messages to Kafka topics, in one of the message formats (at-least-once).
+    Kafka(KafkaSinkConfig),
 }
 
 impl SinkConfig {
@@ -114,6 +120,7 @@ impl SinkConfig {
         match self {
             SinkConfig::File(f) => f.name.as_deref().unwrap_or("file"),
             SinkConfig::Redis(r) => r.name(),
+            SinkConfig::Kafka(k) => k.name(),
         }
     }
 }

@@ -105,6 +105,11 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
                         push(e.field, e.value, e.message);
                     }
                 }
+                SinkConfig::Kafka(k) => {
+                    for e in k.problems(&sat) {
+                        push(e.field, e.value, e.message);
+                    }
+                }
             }
         }
         for e in task.filters.problems(&at("filters")) {

@@ -15,6 +15,7 @@ use sluice_core::config::{SinkConfig, StartFrom, TaskConfig};
 use sluice_core::filter::EventFilter;
 use sluice_core::{BinlogPosition, Event};
 use sluice_sinks::file::FileSink;
+use sluice_sinks::kafka::KafkaSink;
 use sluice_sinks::redis::RedisSink;
 use sluice_sinks::{Sink, SinkError};
 use tokio::sync::{mpsc, watch};
@@ -101,6 +102,8 @@ async fn run_task_inner(
             SinkConfig::File(f) => FileSink::open(f).await.map(|s| Box::new(s) as _),
             // An unreachable Redis does not fail here: the sink logs it and retries per batch.
             SinkConfig::Redis(r) => RedisSink::open(r).await.map(|s| Box::new(s) as _),
+            // librdkafka connects lazily: an unreachable broker fails batches, not the start.
+            SinkConfig::Kafka(k) => KafkaSink::open(k).map(|s| Box::new(s) as _),
         };
         sinks.push(built.map_err(|source| TaskError::Sink {
             task: name.clone(),

@@ -1,0 +1,324 @@
+//! The Kafka sink: a librdkafka idempotent producer (`acks=all`), one batch at a time.
+//!
+//! Nothing is acknowledged before the brokers have it: `write` enqueues every message of the
+//! batch and then awaits each delivery report, so `flush` has nothing left (it still flushes,
+//! in case). A failed delivery returns an error and the runner re-sends the whole batch with
+//! backoff: at-least-once, and duplicates carry the same source position.
+//!
+//! librdkafka connects lazily and retries by itself (for up to `message.timeout.ms`), so an
+//! unreachable broker at start does not fail the task: deliveries wait, then fail, then the
+//! batch is retried.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::ClientConfig;
+use sluice_core::config::KafkaSinkConfig;
+use sluice_core::Event;
+use tracing::Instrument;
+
+use super::messages::{Message, Messages};
+use super::topic::Topics;
+use crate::formats::{complete_len, Encoder, Format};
+use crate::{Sink, SinkError};
+
+/// How long librdkafka keeps retrying a message before reporting it failed: long enough to
+/// ride out a broker restart or a leader election without the task noticing.
+const MESSAGE_TIMEOUT_MS: &str = "300000";
+/// A short linger batches a `write`'s messages without delaying a lone one much.
+const LINGER_MS: &str = "5";
+/// How long to wait before enqueueing again when librdkafka's local queue is full.
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
+/// `flush`'s bound: `write` already awaited every delivery, so this is a formality.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The Kafka sink.
+pub struct KafkaSink {
+    name: String,
+    span: tracing::Span,
+    producer: FutureProducer,
+    /// Kept to build a new producer after a fatal idempotence error.
+    client_config: ClientConfig,
+    messages: Messages,
+    /// Formats that need whole transactions (Maxwell): the rows of a transaction whose commit
+    /// has not arrived yet, held across `write` calls.
+    held: Vec<Event>,
+}
+
+impl KafkaSink {
+    /// Sets the producer up. No broker is contacted here.
+    pub fn open(config: &KafkaSinkConfig) -> Result<KafkaSink, SinkError> {
+        let name = config.name().to_string();
+        let span = tracing::info_span!("sink", sink = %name, kind = "kafka");
+        // Unreachable for a validated config; kept as an error rather than a panic.
+        let invalid = |what: String| SinkError::Kafka {
+            sink: name.clone(),
+            topic: config.topic.clone(),
+            what: format!("invalid sink config: {what}"),
+            source: Box::new(KafkaError::ClientCreation("invalid sink config".into())),
+        };
+        let format: Format = config
+            .format
+            .parse()
+            .map_err(|e: crate::formats::UnknownFormat| invalid(e.to_string()))?;
+        let partition_by = config.partition_by().map_err(invalid)?;
+        let template = config.topic_template().map_err(invalid)?;
+
+        let mut client_config = ClientConfig::new();
+        // Defaults the properties may change...
+        client_config
+            .set("message.timeout.ms", MESSAGE_TIMEOUT_MS)
+            .set("linger.ms", LINGER_MS);
+        for (key, value) in &config.properties {
+            client_config.set(key, value);
+        }
+        // ...and what the delivery guarantee rests on, set last (the config check refuses
+        // these in `properties` too): no duplicates from librdkafka's own retries, no
+        // acknowledgement before every in-sync replica has the message.
+        client_config
+            .set("bootstrap.servers", &config.brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all");
+        let producer = create(&name, &config.topic, &client_config)?;
+        span.in_scope(|| {
+            tracing::info!(
+                brokers = %config.brokers,
+                topic = %config.topic,
+                format = %format,
+                partition_by = %config.partition_by,
+                "Kafka sink ready (brokers are contacted on the first batch)."
+            )
+        });
+        Ok(KafkaSink {
+            name,
+            span,
+            producer,
+            client_config,
+            messages: Messages {
+                encoder: Encoder::new(format),
+                topics: Topics::new(template),
+                partition_by,
+            },
+            held: Vec::new(),
+        })
+    }
+
+    /// Encodes `events` (whole transactions when the format needs them) and sends them.
+    async fn send(&mut self, events: &[Event]) -> Result<(), SinkError> {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let messages = self
+            .messages
+            .build(events, now_ms)
+            .map_err(|bad| SinkError::Topic {
+                sink: self.name.clone(),
+                table: bad.table,
+                topic: bad.topic,
+                detail: bad.detail,
+            })?;
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let mut pending = Vec::with_capacity(messages.len());
+        for message in &messages {
+            pending.push(self.enqueue(message).await?);
+        }
+        for (message, delivery) in messages.iter().zip(pending) {
+            let (what, source) = match delivery.await {
+                Ok(Ok(_)) => continue,
+                Ok(Err((e, _))) => ("the message was not delivered", e),
+                Err(_canceled) => (
+                    "the producer dropped the delivery report",
+                    KafkaError::Canceled,
+                ),
+            };
+            self.renew_if_fatal();
+            return Err(SinkError::Kafka {
+                sink: self.name.clone(),
+                topic: message.topic.to_string(),
+                what: what.into(),
+                source: Box::new(source),
+            });
+        }
+        tracing::debug!(
+            messages = messages.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "Batch acknowledged."
+        );
+        Ok(())
+    }
+
+    /// Hands one message to librdkafka, waiting while its local queue is full.
+    async fn enqueue(&self, message: &Message) -> Result<DeliveryFuture, SinkError> {
+        let mut record = FutureRecord::<[u8], [u8]>::to(&message.topic).payload(&message.payload);
+        if let Some(key) = &message.key {
+            record = record.key(key.as_slice());
+        }
+        if let Some(partition) = message.partition {
+            record = record.partition(partition);
+        }
+        loop {
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // The queue drains as brokers acknowledge: wait, never drop.
+                    record = back;
+                    tokio::time::sleep(QUEUE_FULL_WAIT).await;
+                }
+                Err((e, _)) => {
+                    return Err(SinkError::Kafka {
+                        sink: self.name.clone(),
+                        topic: message.topic.to_string(),
+                        what: "librdkafka refused the message".into(),
+                        source: Box::new(e),
+                    })
+                }
+            }
+        }
+    }
+
+    /// After a fatal error (the idempotent producer lost its sequence state), the producer
+    /// refuses everything: build a new one so the runner's retry can succeed.
+    fn renew_if_fatal(&mut self) {
+        let Some((code, reason)) = self.producer.client().fatal_error() else {
+            return;
+        };
+        tracing::warn!(%code, %reason, "The Kafka producer hit a fatal error; making a new one.");
+        match create(&self.name, "(all)", &self.client_config) {
+            Ok(producer) => self.producer = producer,
+            Err(e) => tracing::warn!(error = %e, "Could not make a new Kafka producer."),
+        }
+    }
+}
+
+fn create(sink: &str, topic: &str, config: &ClientConfig) -> Result<FutureProducer, SinkError> {
+    config.create().map_err(|source| SinkError::Kafka {
+        sink: sink.to_string(),
+        topic: topic.to_string(),
+        what: "cannot create the producer (check `properties`)".into(),
+        source: Box::new(source),
+    })
+}
+
+#[async_trait::async_trait]
+impl Sink for KafkaSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn write(&mut self, events: &[Event]) -> Result<(), SinkError> {
+        let span = self.span.clone();
+        async {
+            if !self.messages.encoder.format().needs_whole_transactions() {
+                return self.send(events).await;
+            }
+            // Maxwell: send whole transactions only; keep the open one's tail.
+            let before = self.held.len();
+            self.held.extend_from_slice(events);
+            let complete = complete_len(&self.held);
+            let whole: Vec<Event> = self.held[..complete].to_vec();
+            match self.send(&whole).await {
+                Ok(()) => {
+                    self.held.drain(..complete);
+                    Ok(())
+                }
+                Err(e) => {
+                    // The runner re-sends `events`: forget them so they are not held twice.
+                    self.held.truncate(before);
+                    Err(e)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// `write` already awaited every delivery; this only makes sure nothing is left queued.
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        let producer = self.producer.clone();
+        // librdkafka's flush blocks the thread: keep it off the async workers.
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(FLUSH_TIMEOUT)).await;
+        let failed = |source: KafkaError| SinkError::Kafka {
+            sink: self.name.clone(),
+            topic: "(all)".into(),
+            what: "flush".into(),
+            source: Box::new(source),
+        };
+        match flushed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(failed(e)),
+            Err(_) => Err(failed(KafkaError::Canceled)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::test_events::{begin, commit, insert, table};
+    use super::*;
+
+    fn config(format: &str) -> KafkaSinkConfig {
+        KafkaSinkConfig {
+            name: Some("events".into()),
+            // Nothing listens on port 1.
+            brokers: "127.0.0.1:1".into(),
+            topic: "t.{db}.{table}".into(),
+            format: format.into(),
+            partition_by: "key".into(),
+            properties: BTreeMap::from([("message.timeout.ms".into(), "300".into())]),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_broker_does_not_fail_open_and_a_write_says_why() {
+        let mut sink = KafkaSink::open(&config("sluice")).expect("open needs no broker");
+        let users = table("shop", "users", true);
+        let e = sink.write(&[insert(&users, 1)]).await.unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "sink events: Kafka topic t.shop.users: the message was not delivered"
+            ),
+            "{text}"
+        );
+        assert!(!e.is_definite());
+        // Nothing to send needs no broker.
+        sink.write(&[begin(), commit(1)]).await.unwrap();
+        sink.flush().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn maxwell_holds_an_open_transaction_and_forgets_a_failed_batch() {
+        let mut sink = KafkaSink::open(&config("maxwell-json")).unwrap();
+        let users = table("shop", "users", true);
+        // No commit yet: nothing is sent, the rows are held.
+        sink.write(&[begin(), insert(&users, 1)]).await.unwrap();
+        assert_eq!(sink.held.len(), 2);
+        // The commit arrives; the broker is unreachable, so the batch fails and is forgotten
+        // (the runner re-sends it), while the earlier rows stay held.
+        assert!(sink.write(&[commit(5)]).await.is_err());
+        assert_eq!(sink.held.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_property_fails_open_with_the_sinks_name() {
+        let mut c = config("sluice");
+        c.properties.insert("no.such.property".into(), "1".into());
+        let e = KafkaSink::open(&c).err().expect("librdkafka refuses it");
+        assert!(
+            e.to_string()
+                .starts_with("sink events: Kafka topic t.{db}.{table}: cannot create"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_format_names_agree_with_the_config_check() {
+        assert_eq!(Format::NAMES, sluice_core::config::KAFKA_FORMATS);
+    }
+}
