@@ -443,6 +443,38 @@ async fn start_position_beyond_the_file_end_is_refused() {
 }
 
 #[tokio::test]
+async fn start_position_inside_an_event_is_a_definite_error() {
+    // One byte past the start of the second event of the current binlog. The server notices
+    // (error 1236) or streams from there and the CRC32 check fails on the first event; either
+    // way it is said at once, as a bad start position, with no endless reconnecting.
+    let mut root = common::root_conn().await;
+    let status = common::binlog_end(&mut root).await;
+    let (file, _) = status.rsplit_once(':').unwrap();
+    let events: Vec<mysql_async::Row> = root
+        .query(format!("SHOW BINLOG EVENTS IN '{file}' LIMIT 3"))
+        .await
+        .unwrap();
+    let boundary: u64 = events
+        .into_iter()
+        .map(|mut r| r.take::<u64, _>(1).unwrap())
+        .nth(1)
+        .expect("the binlog has a second event");
+    let from = format!("{file}:{}", boundary + 1);
+    let (success, stderr) = dump_refused(&from, &server_id(3)).await;
+    assert!(!success, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the start position {from} is not the start of an event"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Reconnected"),
+        "a bad start position is retried: {stderr}"
+    );
+}
+
+#[tokio::test]
 async fn live_dump_writes_each_event_as_it_arrives() {
     let mut root = common::root_conn().await;
     let db = common::fresh_database(&mut root, "live_flush").await;

@@ -48,6 +48,17 @@ pub enum SourceError {
         detail: String,
     },
 
+    /// The start or resume position is not where an event starts.
+    #[error(
+        "source {source_name}: the start position {position} is not the start of an event \
+         ({detail}): start from a position SHOW BINLOG EVENTS lists, or from a checkpoint"
+    )]
+    BadStartPosition {
+        source_name: String,
+        position: String,
+        detail: String,
+    },
+
     /// A query the source needs failed.
     #[error("source {source_name}: {what}: {detail}")]
     Query {

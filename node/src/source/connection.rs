@@ -78,6 +78,11 @@ pub struct BinlogSource {
     done: bool,
     scratch: Vec<Event>,
     reconnects: u64,
+    /// Events read since the stream was (re)opened: a bad first event points at the start
+    /// position.
+    events_since_connect: u64,
+    /// The wait before the next reconnection attempt; reset once events flow again.
+    backoff: Duration,
 }
 
 impl BinlogSource {
@@ -128,6 +133,8 @@ impl BinlogSource {
             done: false,
             scratch: Vec::new(),
             reconnects: 0,
+            events_since_connect: 0,
+            backoff: Duration::from_millis(100),
         })
     }
 
@@ -152,21 +159,27 @@ impl BinlogSource {
         if self.done {
             return Ok(false);
         }
-        let mut backoff = Duration::from_millis(100);
         loop {
             let result = match self.stream.is_some() {
                 true => self.read_one(out).await,
                 false => self.reconnect().await.map(|()| true),
             };
             match result {
-                Ok(more) => return Ok(more),
+                Ok(more) => {
+                    if self.events_since_connect > 0 {
+                        self.backoff = Duration::from_millis(100);
+                    }
+                    return Ok(more);
+                }
                 Err(e) if e.is_transient() => {
-                    tracing::warn!(source = %self.settings.name, error = %e, retry_in_ms = backoff.as_millis() as u64, "Source failed; reconnecting.");
+                    tracing::warn!(source = %self.settings.name, error = %e, retry_in_ms = self.backoff.as_millis() as u64, "Source failed; reconnecting.");
                     if let Some(stream) = self.stream.take() {
                         drop(stream);
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(self.settings.max_backoff);
+                    tokio::time::sleep(self.backoff).await;
+                    // Kept across calls until events flow again, so a stream that fails right
+                    // after every reconnect backs off instead of hammering the server.
+                    self.backoff = (self.backoff * 2).min(self.settings.max_backoff);
                 }
                 Err(e) => return Err(e),
             }
@@ -180,6 +193,7 @@ impl BinlogSource {
         check_binlog_position(&self.settings.name, &mut conn, &self.resume).await?;
         let stream = open_stream(&self.settings, conn, &self.info, &start).await?;
         self.stream = Some(stream);
+        self.events_since_connect = 0;
         // Replay the interrupted transaction from its start, dropping what was emitted.
         self.skip = self.emitted;
         self.emitted = Emitted::default();
@@ -210,7 +224,33 @@ impl BinlogSource {
             Ok(Some(Err(e))) => return Err(self.stream_error(e)),
             Ok(Some(Ok(event))) => event,
         };
-        frame::verify_checksum(&event).map_err(|e| lost(e.to_string(), self))?;
+        if let Err(e) = frame::verify_checksum(&event) {
+            // Definite either way: the first event after connecting failing means the start
+            // position is not an event boundary; a later one, that the binlog is damaged.
+            if self.events_since_connect == 0 {
+                return Err(SourceError::BadStartPosition {
+                    source_name: self.settings.name.clone(),
+                    position: self.resume.to_string(),
+                    detail: e.to_string(),
+                });
+            }
+            return Err(SourceError::BadEvent {
+                path: format!("source {}: {}", self.settings.name, self.decoder.file()),
+                offset: u64::from(event.header().log_pos())
+                    .saturating_sub(u64::from(event.header().event_size())),
+                event_type: super::file_reader::event_type_name(event.header().event_type_raw()),
+                detail: e.to_string(),
+            });
+        }
+        // The ROTATE and FORMAT_DESCRIPTION a stream opens with are the server's, not the
+        // binlog's at the start position.
+        let opening = matches!(
+            event.header().event_type_raw(),
+            t if t == EventType::ROTATE_EVENT as u8 || t == EventType::FORMAT_DESCRIPTION_EVENT as u8
+        );
+        if !opening {
+            self.events_since_connect += 1;
+        }
 
         let header = event.header();
         let end = u64::from(header.log_pos());
@@ -315,7 +355,17 @@ impl BinlogSource {
 
     fn stream_error(&self, e: mysql_async::Error) -> SourceError {
         if let mysql_async::Error::Server(ref s) = e {
-            // 1236: ER_MASTER_FATAL_ERROR_READING_BINLOG (purged file, GTID not in binlog).
+            // 1236: ER_MASTER_FATAL_ERROR_READING_BINLOG: a position inside an event, or a
+            // purged file / GTID not in the binlog.
+            if s.code == 1236
+                && (s.message.contains("middle of event") || s.message.contains("bogus data"))
+            {
+                return SourceError::BadStartPosition {
+                    source_name: self.settings.name.clone(),
+                    position: self.resume.to_string(),
+                    detail: s.message.clone(),
+                };
+            }
             if s.code == 1236 {
                 return SourceError::PositionPurged {
                     source_name: self.settings.name.clone(),
