@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::rng::Rng;
+
 use common::standalone::{StandaloneProcess, TempDir};
 
 use std::collections::{HashMap, HashSet};
@@ -178,34 +180,6 @@ fn watermarks(client: &BaseConsumer, topic: &str) -> Option<Vec<i64>> {
                 .ok()
         })
         .collect()
-}
-
-/// A small deterministic generator (xorshift64*), seeded from the clock; the seed is printed
-/// so that a failing run can be repeated.
-struct Rng(u64);
-
-impl Rng {
-    fn from_clock() -> Rng {
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1;
-        println!("random seed: {seed}");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform-ish in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
 }
 
 /// `INSERT` of ids `first..first+n` into `db`.`t`.

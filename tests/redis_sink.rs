@@ -9,12 +9,14 @@
 
 mod common;
 
+use common::rng::Rng;
+
 use common::standalone::{StandaloneProcess, TempDir};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
@@ -173,32 +175,6 @@ async fn select_users(conn: &mut mysql_async::Conn, db: &str) -> BTreeMap<i64, U
             (user.id, user)
         })
         .collect()
-}
-
-/// A small deterministic generator (xorshift64*), seeded from the clock and printed.
-struct Rng(u64);
-
-impl Rng {
-    fn from_clock() -> Rng {
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1;
-        println!("random seed: {seed}");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// The parameters of one generated row (id first), awkward text and NULLs included.

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::rng::Rng;
+
 use common::standalone::TempDir;
 
 use std::collections::{HashMap, HashSet};
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
@@ -256,34 +258,6 @@ fn checkpoint_position(path: &Path) -> (String, u64) {
     match (file, pos) {
         (Some(f), Some(p)) if !f.is_empty() => (f.to_string(), p),
         _ => panic!("checkpoint {} has no position: {text}", path.display()),
-    }
-}
-
-/// A small deterministic generator (xorshift64*), seeded from the clock; the seed is printed
-/// so that a failing run can be repeated.
-struct Rng(u64);
-
-impl Rng {
-    fn from_clock() -> Rng {
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            | 1;
-        println!("random seed: {seed}");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform-ish in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod extra_mariadb;
+pub mod rng;
 pub mod standalone;
 
 use std::path::PathBuf;
