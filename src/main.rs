@@ -29,6 +29,10 @@ enum Command {
     Standalone(commands::standalone::StandaloneArgs),
     /// Validate a config file and print every problem found.
     CheckConfig(commands::check_config::CheckConfigArgs),
+    /// Serve the REST API and task store, publishing tasks to the coordinator.
+    Manager(commands::manager::ManagerArgs),
+    /// Run as a cluster node: take tasks from ZooKeeper and run them.
+    Node(commands::node::NodeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +49,8 @@ fn main() -> std::process::ExitCode {
         Command::Dump(args) => commands::dump::run(args),
         Command::Standalone(args) => commands::standalone::run(args),
         Command::CheckConfig(args) => commands::check_config::run(args),
+        Command::Manager(args) => commands::manager::run(args),
+        Command::Node(args) => commands::node::run(args),
     };
     match result {
         Ok(code) => code,

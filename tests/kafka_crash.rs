@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::kafka::{assigned_consumer, drain_then_stop, Received};
 use common::rng::Rng;
 
 use common::standalone::{StandaloneProcess, TempDir};
@@ -19,10 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
 use serde_json::{json, Value};
 
 /// Rows the workload commits.
@@ -42,35 +41,6 @@ fn brokers() -> String {
 fn run_id() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     format!("{}x{}", now.as_millis(), std::process::id())
-}
-
-/// Creates `topic` with [`PARTITIONS`] partitions, or panics saying how to start the broker.
-async fn create_topic(topic: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("an admin client");
-    let topics = [NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))];
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = match tokio::time::timeout(
-        Duration::from_secs(20),
-        admin.create_topics(&topics, &options),
-    )
-    .await
-    {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => panic!("cannot create topic {topic} at {}: {e}", brokers()),
-        Err(_) => panic!(
-            "the Kafka test broker is not reachable at {}: start it with \
-             `bash tests/services/start.sh kafka` (install first: tests/services/install.sh)",
-            brokers()
-        ),
-    };
-    for r in results {
-        if let Err((topic, e)) = r {
-            panic!("cannot create topic {topic}: {e}");
-        }
-    }
 }
 
 /// Writes the config: one task reading `db` from `start` into one Kafka sink (format
@@ -94,15 +64,6 @@ fn write_config(dir: &Path, db: &str, start: &str, topic: &str) -> PathBuf {
     let path = dir.join("sluice.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// One message as consumed.
-struct Received {
-    partition: i32,
-    offset: i64,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
-    value: Value,
 }
 
 /// What the consumer has read so far.
@@ -130,14 +91,7 @@ fn consumer_config(run: &str) -> ClientConfig {
 /// Reads the whole topic from the beginning of every partition into `state` until `stop`.
 /// Partitions are assigned (not subscribed): no group rebalance can pause the reading.
 async fn consume(run: String, topic: String, state: Arc<Mutex<Consumed>>, stop: Arc<AtomicBool>) {
-    let consumer: StreamConsumer = consumer_config(&run).create().expect("a consumer");
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        assignment
-            .add_partition_offset(&topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&assignment).expect("assign");
+    let consumer = assigned_consumer(&consumer_config(&run), &topic, PARTITIONS);
     while !stop.load(Ordering::SeqCst) {
         let message = match tokio::time::timeout(Duration::from_millis(500), consumer.recv()).await
         {
@@ -145,13 +99,8 @@ async fn consume(run: String, topic: String, state: Arc<Mutex<Consumed>>, stop: 
             Ok(Err(e)) => panic!("consuming failed: {e}"),
             Ok(Ok(m)) => m,
         };
-        let payload = message.payload().expect("a payload").to_vec();
-        let value: Value = serde_json::from_slice(&payload).unwrap_or_else(|e| {
-            panic!(
-                "the value is not JSON ({e}): {}",
-                String::from_utf8_lossy(&payload)
-            )
-        });
+        let received = Received::new(&message);
+        let value = &received.value;
         let mut state = state.lock().unwrap();
         if matches!(value["op"].as_str(), Some("c" | "u" | "d")) {
             if let Some(id) = value["after"]["id"].as_u64() {
@@ -159,13 +108,7 @@ async fn consume(run: String, topic: String, state: Arc<Mutex<Consumed>>, stop: 
             }
         }
         state.last = Some(Instant::now());
-        state.messages.push(Received {
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            payload,
-            value,
-        });
+        state.messages.push(received);
     }
 }
 
@@ -248,7 +191,7 @@ async fn kill_dash_9_under_load_then_restart_every_committed_row_is_in_kafka() {
     .await
     .unwrap();
     let topic = format!("t{run}.crash");
-    create_topic(&topic).await;
+    common::kafka::create_topic(&brokers(), &topic, PARTITIONS).await;
     let start = common::binlog_end(&mut root).await;
     let dir = TempDir::new("kafka-crash");
     let config = write_config(&dir.0, &db, &start, &topic);
@@ -370,25 +313,7 @@ async fn kill_dash_9_under_load_then_restart_every_committed_row_is_in_kafka() {
         sluice.log_text()
     );
 
-    // Drain: read on until the topic has been quiet for 3 s (at most 20 s), so that anything
-    // sent late is checked too.
-    let drain = Instant::now();
-    loop {
-        let quiet = state
-            .lock()
-            .unwrap()
-            .last
-            .is_none_or(|t| t.elapsed() > Duration::from_secs(3));
-        if quiet || drain.elapsed() > Duration::from_secs(20) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stop_consumer.store(true, Ordering::SeqCst);
-    tokio::time::timeout(Duration::from_secs(10), consumer)
-        .await
-        .expect("the consumer stops")
-        .expect("the consumer did not panic");
+    drain_then_stop(|| state.lock().unwrap().last, &stop_consumer, consumer).await;
     let final_marks = tokio::task::block_in_place(|| watermarks(&marks_client, &topic));
     let consumed = std::mem::take(&mut *state.lock().unwrap());
 

@@ -118,8 +118,11 @@ async fn consume(
             Ok(Err(e)) => panic!("consuming failed: {e}"),
             Ok(Ok(m)) => m,
         };
-        let value: Value = serde_json::from_slice(message.payload().expect("a payload"))
-            .expect("the value is JSON");
+        // A tombstone (no value) reads as null.
+        let value: Value = match message.payload() {
+            Some(payload) => serde_json::from_slice(payload).expect("the value is JSON"),
+            None => Value::Null,
+        };
         let key = message
             .key()
             .map(|k| String::from_utf8(k.to_vec()).expect("the key is UTF-8"));
@@ -195,9 +198,11 @@ fn write_config(
     for (name, format, topic) in sinks {
         text.push_str(&format!(
             "\n[[tasks.sinks]]\ntype = \"kafka\"\nname = \"{name}\"\nbrokers = \"{}\"\n\
-             topic = \"{topic}\"\nformat = \"{format}\"\n\
+             topic = \"{topic}\"\nformat = \"{format}\"\ntombstones = {tombstones}\n\
              [tasks.sinks.properties]\n\"compression.type\" = \"lz4\"\n",
-            brokers()
+            brokers(),
+            // Debezium's consumers expect a tombstone after each delete.
+            tombstones = format == "debezium-json",
         ));
     }
     let path = dir.join("sluice.toml");
@@ -297,8 +302,10 @@ async fn every_change_arrives_once_per_format_in_per_key_commit_order() {
 
     let per_format: usize = expected.values().map(Vec::len).sum();
     let mut counts = HashMap::new();
+    // Debezium's topic also has a tombstone after each of the 3 deletes.
     for format in formats {
-        counts.insert(topic(format, "items"), per_format);
+        let tombstones = if format == "debezium-json" { 3 } else { 0 };
+        counts.insert(topic(format, "items"), per_format + tombstones);
         counts.insert(topic(format, "nopk"), 2);
     }
     let received = consume(&run, &topics, &counts, &mut sluice).await;
@@ -306,7 +313,20 @@ async fn every_change_arrives_once_per_format_in_per_key_commit_order() {
     for format in formats {
         let items_topic = topic(format, "items");
         let mut got: BTreeMap<i64, Vec<Change>> = BTreeMap::new();
+        let mut last_of_key: HashMap<Option<String>, &Value> = HashMap::new();
         for m in received.iter().filter(|m| m.topic == items_topic) {
+            let previous = last_of_key.insert(m.key.clone(), &m.value);
+            if m.value.is_null() {
+                // A tombstone: right after its row's delete, with the same key.
+                assert_eq!(format, "debezium-json", "{m:?}");
+                assert!(
+                    previous.is_some_and(|p| p["op"] == "d"),
+                    "a tombstone follows its delete: {m:?} after {previous:?}"
+                );
+                let (id, _) = change_of(format, previous.expect("checked"));
+                got.entry(id).or_default().push(("tombstone".into(), 3));
+                continue;
+            }
             let (id, change) = change_of(format, &m.value);
             let key: Value = serde_json::from_str(m.key.as_deref().expect("a key"))
                 .unwrap_or_else(|e| panic!("{format}: the key is not JSON ({e}): {m:?}"));
@@ -329,6 +349,12 @@ async fn every_change_arrives_once_per_format_in_per_key_commit_order() {
                     "maxwell rows carry the xid: {}",
                     m.value
                 );
+            }
+        }
+        let mut expected = expected.clone();
+        if format == "debezium-json" {
+            for id in [1, 2, 8] {
+                expected.get_mut(&id).unwrap().push(("tombstone".into(), 3));
             }
         }
         assert_eq!(
@@ -421,4 +447,63 @@ fn check_config_refuses_bad_kafka_settings_by_field() {
         "{stderr}"
     );
     assert!(!stderr.contains("hunter2"), "{stderr}");
+
+    let (code, stderr) = check_config(
+        &dir.0,
+        &format!("{base}\npartition_by = \"table\"\ntombstones = true"),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "`tasks[0].sinks[0].tombstones` = \"true\": tombstones need the row's primary key"
+        ),
+        "{stderr}"
+    );
+
+    let (code, stderr) = check_config(
+        &dir.0,
+        &format!(
+            "{base}\nexactly_once = true\n[[tasks.sinks]]\ntype = \"file\"\npath = \"-\"\n\
+             [[tasks.sinks]]\ntype = \"kafka\"\nname = \"k2\"\n{base}\n\
+             [tasks.sinks.properties]\n\"transactional.id\" = \"x\""
+        ),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    for needle in [
+        "`tasks[0].sinks[0].exactly_once` = \"true\": an exactly-once Kafka sink keeps the task's checkpoint",
+        "`tasks[0].sinks[2].properties.\"transactional.id\"`: Sluice sets `transactional.id` itself",
+    ] {
+        assert!(stderr.contains(needle), "{needle:?} in {stderr}");
+    }
+}
+
+#[test]
+fn an_unreachable_broker_at_start_is_a_clear_error() {
+    let dir = TempDir::new("kafka-unreachable");
+    let text = format!(
+        "data_dir = \"{}/data\"\n[[tasks]]\nname = \"t\"\n[tasks.source]\nurl = \"{}\"\n\
+         server_id = {}\n[[tasks.sinks]]\ntype = \"kafka\"\nname = \"events\"\n\
+         brokers = \"127.0.0.1:1\"\ntopic = \"t\"\n",
+        dir.0.display(),
+        common::mysql_url(),
+        SERVER_ID + 1
+    );
+    let config = dir.0.join("sluice.toml");
+    std::fs::write(&config, text).unwrap();
+    let started = Instant::now();
+    let out = Command::new(common::sluice_bin())
+        .args(["standalone", "--config"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .output()
+        .expect("sluice runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "sink events: Kafka topic t: no broker of `brokers` = \"127.0.0.1:1\" answered within 10 s"
+        ),
+        "{stderr}"
+    );
+    println!("refused in {:.1} s", started.elapsed().as_secs_f64());
 }

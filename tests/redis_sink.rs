@@ -9,17 +9,19 @@
 
 mod common;
 
+use common::private_services::Stopped;
+use common::redis_table::{
+    create_users, dump_hashes, dump_strings, hash_diff, insert_row, json_diff, mixed_transaction,
+    select_users, update_row, write_config,
+};
 use common::rng::Rng;
+use common::standalone::{wait_until, StandaloneProcess, TempDir};
 
-use common::standalone::{StandaloneProcess, TempDir};
-
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use serde_json::{json, Value};
 
 /// Replica server ids of these tests: unique on the shared server.
 const MIXED_SERVER_ID: u32 = 4_100_701;
@@ -59,308 +61,11 @@ async fn flushdb(db: u32) -> redis::aio::MultiplexedConnection {
     con
 }
 
-/// A scratch folder, removed when the test passes and kept (and named) when it fails.
-/// Writes a config with one task reading `db` from `start` into the given sinks (TOML
-/// `[[tasks.sinks]]` tables).
-fn write_config(dir: &Path, task: &str, start: &str, server_id: u32, sinks: &[String]) -> PathBuf {
-    let data_dir = dir.join("data");
-    let data = data_dir.to_str().unwrap();
-    assert!(
-        !data.contains(['"', '\\']),
-        "{data} cannot go in a TOML string"
-    );
-    let mut text = format!(
-        "data_dir = \"{data}\"\n\n[[tasks]]\nname = \"{task}\"\ncheckpoint_interval_ms = 200\n\n\
-         [tasks.source]\nurl = \"{url}\"\nserver_id = {server_id}\nstart = \"{start}\"\n",
-        url = common::mysql_url(),
-    );
-    for sink in sinks {
-        text.push_str("\n[[tasks.sinks]]\n");
-        text.push_str(sink);
-    }
-    let path = dir.join("sluice.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn redis_sink(name: &str, db: u32, extra: &str) -> String {
     format!(
         "type = \"redis\"\nname = \"{name}\"\nurl = \"{}/{db}\"\n{extra}\n",
         redis_base_url()
     )
-}
-
-/// The test table: a BIGINT primary key and a few column types with exact text forms.
-async fn create_users(root: &mut mysql_async::Conn, db: &str) {
-    root.query_drop(format!(
-        "CREATE TABLE `{db}`.users (
-           id BIGINT NOT NULL PRIMARY KEY,
-           name VARCHAR(64) NOT NULL,
-           qty INT UNSIGNED NOT NULL,
-           balance DECIMAL(12,2) NOT NULL,
-           born DATE NULL,
-           updated DATETIME(3) NOT NULL,
-           note TEXT NULL,
-           bin VARBINARY(16) NULL
-         ) DEFAULT CHARSET=utf8mb4"
-    ))
-    .await
-    .unwrap();
-}
-
-/// One row of `users` in Sluice's value forms (`docs/event-format.md`).
-#[derive(Debug, Clone, PartialEq)]
-struct User {
-    id: i64,
-    name: String,
-    qty: u64,
-    balance: String,
-    born: Option<String>,
-    updated: String,
-    note: Option<String>,
-    bin: Option<String>,
-}
-
-impl User {
-    /// The row as the JSON sink stores it: the event's `after` object.
-    fn json(&self) -> Value {
-        json!({
-            "id": self.id, "name": self.name, "qty": self.qty, "balance": self.balance,
-            "born": self.born, "updated": self.updated, "note": self.note, "bin": self.bin,
-        })
-    }
-
-    /// The row as the hash sink stores it: text values, NULL columns absent.
-    fn hash(&self) -> BTreeMap<String, String> {
-        let mut h = BTreeMap::new();
-        h.insert("id".into(), self.id.to_string());
-        h.insert("name".into(), self.name.clone());
-        h.insert("qty".into(), self.qty.to_string());
-        h.insert("balance".into(), self.balance.clone());
-        h.insert("updated".into(), self.updated.clone());
-        for (k, v) in [
-            ("born", &self.born),
-            ("note", &self.note),
-            ("bin", &self.bin),
-        ] {
-            if let Some(v) = v {
-                h.insert(k.into(), v.clone());
-            }
-        }
-        h
-    }
-}
-
-/// `SELECT * FROM users` with every value in the text form Sluice gives it.
-async fn select_users(conn: &mut mysql_async::Conn, db: &str) -> BTreeMap<i64, User> {
-    let rows: Vec<mysql_async::Row> = conn
-        .query(format!(
-            "SELECT id, name, qty, CAST(balance AS CHAR), CAST(born AS CHAR), \
-             CAST(updated AS CHAR), note, TO_BASE64(bin) FROM `{db}`.users"
-        ))
-        .await
-        .unwrap();
-    rows.into_iter()
-        .map(|mut r| {
-            let user = User {
-                id: r.take(0).unwrap(),
-                name: r.take(1).unwrap(),
-                qty: r.take(2).unwrap(),
-                balance: r.take(3).unwrap(),
-                born: r.take(4).unwrap(),
-                updated: r.take(5).unwrap(),
-                note: r.take(6).unwrap(),
-                bin: r.take(7).unwrap(),
-            };
-            (user.id, user)
-        })
-        .collect()
-}
-
-/// The parameters of one generated row (id first), awkward text and NULLs included.
-fn random_values(rng: &mut Rng, id: i64) -> mysql_async::Params {
-    let names = [
-        "Ann",
-        "Bo \"quoted\"",
-        "Zoë 😀",
-        "a:b:{c}",
-        "back\\slash",
-        "",
-    ];
-    let name = format!(
-        "{} {}",
-        names[rng.below(names.len() as u64) as usize],
-        rng.below(1000)
-    );
-    let born = (rng.below(4) != 0).then(|| {
-        format!(
-            "19{:02}-{:02}-{:02}",
-            rng.below(100),
-            1 + rng.below(12),
-            1 + rng.below(28)
-        )
-    });
-    let updated = format!(
-        "2026-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-        1 + rng.below(12),
-        1 + rng.below(28),
-        rng.below(24),
-        rng.below(60),
-        rng.below(60),
-        rng.below(1000)
-    );
-    let note = (rng.below(3) != 0).then(|| format!("note\n{}\t✓", rng.below(1_000_000)));
-    let bin = (rng.below(3) != 0).then(|| {
-        (0..rng.below(17))
-            .map(|_| rng.below(256) as u8)
-            .collect::<Vec<u8>>()
-    });
-    let balance = format!(
-        "{}.{:02}",
-        rng.below(1_000_000) as i64 - 500_000,
-        rng.below(100)
-    );
-    mysql_async::Params::Positional(vec![
-        id.into(),
-        name.into(),
-        rng.below(u64::from(u32::MAX)).into(),
-        balance.into(),
-        born.into(),
-        updated.into(),
-        note.into(),
-        bin.into(),
-    ])
-}
-
-const INSERT: &str = "INSERT INTO `{db}`.users (id, name, qty, balance, born, updated, note, bin) \
-                      VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-const UPDATE: &str = "UPDATE `{db}`.users SET id = ?, name = ?, qty = ?, balance = ?, born = ?, \
-                      updated = ?, note = ?, bin = ? WHERE id = ?";
-
-/// Updates row `id` to new random values (and primary key `new_id`).
-async fn update_row<Q: Queryable>(q: &mut Q, db: &str, rng: &mut Rng, id: i64, new_id: i64) {
-    let mysql_async::Params::Positional(mut values) = random_values(rng, new_id) else {
-        unreachable!("random_values gives positional parameters")
-    };
-    values.push(id.into());
-    q.exec_drop(UPDATE.replace("{db}", db), values)
-        .await
-        .unwrap();
-}
-
-async fn insert_row<Q: Queryable>(q: &mut Q, db: &str, rng: &mut Rng, id: i64) {
-    q.exec_drop(INSERT.replace("{db}", db), random_values(rng, id))
-        .await
-        .unwrap();
-}
-
-/// Everything in Redis database `db`: each key with its value, `GET` or `HGETALL`.
-async fn dump_strings(con: &mut redis::aio::MultiplexedConnection) -> BTreeMap<String, String> {
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(con).await.unwrap();
-    let mut out = BTreeMap::new();
-    for key in keys {
-        let value: Option<String> = redis::cmd("GET").arg(&key).query_async(con).await.unwrap();
-        if let Some(v) = value {
-            out.insert(key, v);
-        }
-    }
-    out
-}
-
-async fn dump_hashes(
-    con: &mut redis::aio::MultiplexedConnection,
-) -> BTreeMap<String, BTreeMap<String, String>> {
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(con).await.unwrap();
-    let mut out = BTreeMap::new();
-    for key in keys {
-        let h: BTreeMap<String, String> = redis::cmd("HGETALL")
-            .arg(&key)
-            .query_async(con)
-            .await
-            .unwrap();
-        out.insert(key, h);
-    }
-    out
-}
-
-/// What differs between the JSON sink's keys and the table (`None` when they agree).
-fn json_diff(
-    actual: &BTreeMap<String, String>,
-    users: &BTreeMap<i64, User>,
-    key: impl Fn(i64) -> String,
-) -> Option<String> {
-    let mut problems = Vec::new();
-    for (id, user) in users {
-        let k = key(*id);
-        match actual.get(&k).map(|v| serde_json::from_str::<Value>(v)) {
-            None => problems.push(format!("{k} is missing")),
-            Some(Err(e)) => problems.push(format!("{k} is not JSON: {e}")),
-            Some(Ok(v)) if v != user.json() => {
-                problems.push(format!("{k} = {v}, the row is {}", user.json()))
-            }
-            Some(Ok(_)) => {}
-        }
-    }
-    let expected: BTreeSet<String> = users.keys().map(|id| key(*id)).collect();
-    for k in actual.keys().filter(|k| !expected.contains(*k)) {
-        problems.push(format!("{k} has no row"));
-    }
-    summarize(problems)
-}
-
-fn hash_diff(
-    actual: &BTreeMap<String, BTreeMap<String, String>>,
-    users: &BTreeMap<i64, User>,
-    key: impl Fn(i64) -> String,
-) -> Option<String> {
-    let mut problems = Vec::new();
-    for (id, user) in users {
-        let k = key(*id);
-        match actual.get(&k) {
-            None => problems.push(format!("{k} is missing")),
-            Some(h) if *h != user.hash() => {
-                problems.push(format!("{k} = {h:?}, the row is {:?}", user.hash()))
-            }
-            Some(_) => {}
-        }
-    }
-    let expected: BTreeSet<String> = users.keys().map(|id| key(*id)).collect();
-    for k in actual.keys().filter(|k| !expected.contains(*k)) {
-        problems.push(format!("{k} has no row"));
-    }
-    summarize(problems)
-}
-
-fn summarize(problems: Vec<String>) -> Option<String> {
-    if problems.is_empty() {
-        return None;
-    }
-    let n = problems.len();
-    let shown: Vec<String> = problems.into_iter().take(8).collect();
-    Some(format!("{n} differences, e.g. {}", shown.join("; ")))
-}
-
-/// Polls until `check` finds nothing wrong; panics with the last difference and the log after
-/// [`CATCH_UP`]. Returns how long it took.
-async fn wait_until<F, Fut>(sluice: &mut StandaloneProcess, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<String>>,
-{
-    let t0 = Instant::now();
-    loop {
-        let problem = check().await;
-        let Some(problem) = problem else {
-            return t0.elapsed();
-        };
-        sluice.assert_running();
-        assert!(
-            t0.elapsed() < CATCH_UP,
-            "{what}: not level with the source after {CATCH_UP:?}: {problem}\nsluice's log:\n{}",
-            sluice.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,7 +106,7 @@ async fn invalidate_json_and_hash_sinks_match_the_table_after_a_mixed_workload()
             "mode = \"sync\"\nformat = \"hash\"\nkey = \"h:{table}:{pk}\"\ntables = [\"sluice_test_redis_mixed\\\\.users\"]",
         ),
     ];
-    let config = write_config(&dir.0, "redis-mixed", &start, MIXED_SERVER_ID, &sinks);
+    let config = write_config(&dir.0, "redis-mixed", &db, &start, MIXED_SERVER_ID, &sinks);
     let mut sluice = StandaloneProcess::start(&config, dir.0.join("sluice.log"));
     let json_key = |id: i64| format!("{db}:users:{id}");
     let hash_key = |id: i64| format!("h:users:{id}");
@@ -429,7 +134,7 @@ async fn invalidate_json_and_hash_sinks_match_the_table_after_a_mixed_workload()
         .map(|id| inv_key(*id))
         .collect();
     let users = select_users(&mut root, &db).await;
-    let caught_up_1 = wait_until(&mut sluice, "phase 1", || {
+    let caught_up_1 = wait_until(&mut sluice, CATCH_UP, "phase 1", || {
         let (users, expected_inv) = (&users, &expected_inv);
         let (mut inv, mut js, mut hs) = (inv.clone(), js.clone(), hs.clone());
         async move {
@@ -520,7 +225,7 @@ async fn invalidate_json_and_hash_sinks_match_the_table_after_a_mixed_workload()
         .filter(|id| !changed.contains(id))
         .map(inv_key)
         .collect();
-    let caught_up_2 = wait_until(&mut sluice, "phase 2", || {
+    let caught_up_2 = wait_until(&mut sluice, CATCH_UP, "phase 2", || {
         let (users, expected_inv) = (&users, &expected_inv);
         let (mut inv, mut js, mut hs) = (inv.clone(), js.clone(), hs.clone());
         async move {
@@ -569,27 +274,6 @@ async fn invalidate_json_and_hash_sinks_match_the_table_after_a_mixed_workload()
     );
 }
 
-/// SIGSTOPs a process; the guard SIGCONTs it when dropped, also when the test fails.
-struct Stopped {
-    pid: String,
-}
-
-impl Stopped {
-    fn stop(pid: &str) -> Stopped {
-        let status = Command::new("kill").args(["-STOP", pid]).status().unwrap();
-        assert!(status.success(), "kill -STOP {pid} failed");
-        Stopped {
-            pid: pid.to_string(),
-        }
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-CONT", &self.pid]).status();
-    }
-}
-
 fn redis_pid() -> String {
     let dir = std::env::var("SLUICE_SVC_DIR").unwrap_or_else(|_| "/tmp/sluice-svc".into());
     let file = Path::new(&dir).join("redis").join("redis.pid");
@@ -630,7 +314,7 @@ async fn redis_down_for_a_while_then_back_loses_nothing() {
             "mode = \"sync\"\nformat = \"hash\"\nkey = \"s:{pk}\"",
         ),
     ];
-    let config = write_config(&dir.0, "redis-stop", &start, STOP_SERVER_ID, &sinks);
+    let config = write_config(&dir.0, "redis-stop", &db, &start, STOP_SERVER_ID, &sinks);
     let mut sluice = StandaloneProcess::start(&config, dir.0.join("sluice.log"));
 
     // The workload runs in its own task while the test stops and resumes Redis.
@@ -644,35 +328,7 @@ async fn redis_down_for_a_while_then_back_loses_nothing() {
             let mut transactions = 0;
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(10) {
-                let mut tx = conn.start_transaction(Default::default()).await.unwrap();
-                for _ in 0..1 + rng.below(4) {
-                    match rng.below(10) {
-                        0..=4 => {
-                            insert_row(&mut tx, &db, &mut rng, next).await;
-                            ids.push(next);
-                            next += 1;
-                        }
-                        5..=7 if !ids.is_empty() => {
-                            let id = ids[rng.below(ids.len() as u64) as usize];
-                            update_row(&mut tx, &db, &mut rng, id, id).await;
-                        }
-                        8 if !ids.is_empty() => {
-                            // A primary-key change: the old key must go.
-                            let i = rng.below(ids.len() as u64) as usize;
-                            update_row(&mut tx, &db, &mut rng, ids[i], next).await;
-                            ids[i] = next;
-                            next += 1;
-                        }
-                        _ if !ids.is_empty() => {
-                            let id = ids.swap_remove(rng.below(ids.len() as u64) as usize);
-                            tx.exec_drop(format!("DELETE FROM `{db}`.users WHERE id = ?"), (id,))
-                                .await
-                                .unwrap();
-                        }
-                        _ => {}
-                    }
-                }
-                tx.commit().await.unwrap();
+                mixed_transaction(&mut conn, &db, &mut rng, &mut ids, &mut next).await;
                 transactions += 1;
                 tokio::time::sleep(Duration::from_millis(5 + rng.below(20))).await;
             }
@@ -698,7 +354,7 @@ async fn redis_down_for_a_while_then_back_loses_nothing() {
 
     let users = select_users(&mut root, &db).await;
     let key = |id: i64| format!("s:{id}");
-    wait_until(&mut sluice, "after Redis came back", || {
+    wait_until(&mut sluice, CATCH_UP, "after Redis came back", || {
         let users = &users;
         let (mut js, mut hs) = (js.clone(), hs.clone());
         async move {

@@ -1,8 +1,11 @@
-//! Sluice's core: the event model, typed values, binlog positions and GTID sets, and task
-//! configuration with its validation. Knows no I/O library; everything here is pure data.
+//! Sluice's core: the event model, typed values, binlog positions and GTID sets, task
+//! configuration with its validation, and the coordination contract between the manager and
+//! the nodes. Pure data except `coordination`, whose ZooKeeper coordinator is the one I/O here.
 
 pub mod config;
+pub mod coordination;
 pub mod event;
+mod event_size;
 pub mod filter;
 pub mod json;
 pub mod position;

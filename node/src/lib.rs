@@ -1,7 +1,9 @@
 //! A Sluice node: the binlog source and the task runner.
 
+pub mod cluster;
 pub mod error;
 pub mod runner;
 pub mod source;
+pub mod telemetry;
 
 pub use error::SourceError;

@@ -1,6 +1,6 @@
 //! The contract between the pipeline and a sink.
 
-use sluice_core::Event;
+use sluice_core::{BinlogPosition, Event};
 
 /// Why a sink could not take or keep events.
 #[derive(Debug, thiserror::Error)]
@@ -50,17 +50,47 @@ pub enum SinkError {
         topic: String,
         detail: String,
     },
+    /// The transaction holding the events since the last commit was aborted (a broker failure
+    /// mid-transaction): those events are gone from the sink and must be read again.
+    #[error("sink {sink}: Kafka transaction aborted ({what}): {source}")]
+    TransactionAborted {
+        sink: String,
+        what: String,
+        source: Box<::rdkafka::error::KafkaError>,
+    },
+    /// Another producer with the same transactional id took over: this one must stop writing.
+    #[error("sink {sink}: fenced off by a newer producer with transactional id {transactional_id:?}: {detail}")]
+    Fenced {
+        sink: String,
+        transactional_id: String,
+        detail: String,
+    },
 }
 
 impl SinkError {
-    /// Whether retrying cannot help (the data does not fit the sink's configuration): the task
-    /// stops and says so, rather than retrying forever.
+    /// Whether retrying cannot help (the data does not fit the sink's configuration, or the
+    /// sink was fenced off by a newer owner): the task stops and says so, rather than retrying
+    /// forever.
     pub fn is_definite(&self) -> bool {
-        matches!(self, SinkError::KeyColumn { .. } | SinkError::Topic { .. })
+        matches!(
+            self,
+            SinkError::KeyColumn { .. } | SinkError::Topic { .. } | SinkError::Fenced { .. }
+        )
+    }
+
+    /// Whether the sink dropped what it had taken since its last commit (an aborted Kafka
+    /// transaction): retrying the last batch is not enough, the task must go back to its last
+    /// checkpoint and read the source again from there.
+    pub fn needs_restart(&self) -> bool {
+        matches!(self, SinkError::TransactionAborted { .. })
     }
 }
 
 /// A destination for events.
+///
+/// Sinks that keep the checkpoint themselves ([`Sink::keeps_checkpoint`], Kafka with
+/// exactly-once) commit events and checkpoint atomically; for them the runner calls `commit`
+/// only when everything written ends exactly at the committed position.
 ///
 /// `write` may buffer; only `flush` promises durability. The pipeline checkpoints a position
 /// only after every sink's `flush` returned `Ok` for all events up to it, so a sink must never
@@ -73,4 +103,22 @@ pub trait Sink: Send {
     async fn write(&mut self, events: &[Event]) -> Result<(), SinkError>;
     /// Makes every event written so far durable.
     async fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// Makes every event written so far durable and, for a sink that keeps the checkpoint,
+    /// records `resume` (where the source continues after them) with them, atomically.
+    async fn commit(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
+        let _ = resume;
+        self.flush().await
+    }
+
+    /// Whether this sink stores the task's checkpoint with its events (then it is the task's
+    /// only sink, and the runner resumes from [`Sink::stored_checkpoint`]).
+    fn keeps_checkpoint(&self) -> bool {
+        false
+    }
+
+    /// The checkpoint this sink committed last, when it keeps one.
+    async fn stored_checkpoint(&mut self) -> Result<Option<BinlogPosition>, SinkError> {
+        Ok(None)
+    }
 }

@@ -2,4 +2,6 @@
 
 pub mod check_config;
 pub mod dump;
+pub mod manager;
+pub mod node;
 pub mod standalone;

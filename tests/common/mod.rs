@@ -4,6 +4,10 @@
 #![allow(dead_code)]
 
 pub mod extra_mariadb;
+pub mod http;
+pub mod kafka;
+pub mod private_services;
+pub mod redis_table;
 pub mod rng;
 pub mod standalone;
 

@@ -50,6 +50,18 @@ impl StandaloneProcess {
         StandaloneProcess { child, log }
     }
 
+    /// Any `sluice` subcommand (`sluice node ...`), with its stderr in `log`.
+    pub fn spawn(args: &[String], log: PathBuf) -> StandaloneProcess {
+        let child = Command::new(super::sluice_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("sluice starts");
+        StandaloneProcess { child, log }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -92,5 +104,33 @@ impl StandaloneProcess {
             std::thread::sleep(Duration::from_millis(50));
         }
         None
+    }
+}
+
+/// Polls until `check` finds nothing wrong; panics with the last difference and the log after
+/// `within`. Returns how long it took.
+pub async fn wait_until<F, Fut>(
+    sluice: &mut StandaloneProcess,
+    within: Duration,
+    what: &str,
+    mut check: F,
+) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
+    let t0 = Instant::now();
+    loop {
+        let problem = check().await;
+        let Some(problem) = problem else {
+            return t0.elapsed();
+        };
+        sluice.assert_running();
+        assert!(
+            t0.elapsed() < within,
+            "{what}: not reached within {within:?}: {problem}\nsluice's log:\n{}",
+            sluice.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

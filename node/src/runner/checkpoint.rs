@@ -1,4 +1,6 @@
-//! File checkpoints for standalone mode: one JSON file per task, replaced atomically.
+//! Where a task keeps its checkpoint: [`Checkpoints`], with the file store of standalone mode
+//! here (one JSON file per task, replaced atomically) and the coordinator's in cluster mode
+//! (`crate::cluster::CoordinatorCheckpoints`).
 //!
 //! The checkpoint records the position right after the last transaction that every sink has
 //! durably acknowledged. It is written with write-to-temp, fsync, rename, fsync-directory, so
@@ -32,6 +34,21 @@ pub enum CheckpointError {
         path: String,
         source: serde_json::Error,
     },
+    /// The task is not this node's any more: nothing was written, the task must stop.
+    #[error("checkpoint of task {task}: fenced off: {detail}")]
+    Fenced { task: String, detail: String },
+    /// The coordinator could not store or read it.
+    #[error("checkpoint of task {task}: {detail}")]
+    Coordinator { task: String, detail: String },
+}
+
+/// A task's checkpoint storage.
+#[async_trait::async_trait]
+pub trait Checkpoints: Send + Sync {
+    /// The saved checkpoint, if any.
+    async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError>;
+    /// Replaces the checkpoint durably; refused once the caller may no longer write it.
+    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
 }
 
 /// A task's checkpoint file.
@@ -88,6 +105,17 @@ impl CheckpointStore {
             .and_then(|d| d.sync_all())
             .map_err(self.io("cannot sync the folder of"))?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Checkpoints for CheckpointStore {
+    async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        CheckpointStore::load(self)
+    }
+
+    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        CheckpointStore::save(self, checkpoint)
     }
 }
 

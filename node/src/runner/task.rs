@@ -1,13 +1,17 @@
-//! One task's pipeline: source → bounded queue → sinks → checkpoint.
+//! One task's pipeline: source → byte-bounded queue → filter → sinks → checkpoint.
 //!
 //! Correctness argument for "no loss": the checkpoint is advanced only to the `next` position
-//! of a Commit (or DDL) event, and only after every sink's `flush` returned for a batch that
-//! contains that event and all before it. A crash at any point therefore resumes at or before
-//! the first event not durably delivered; what is replayed is at most what was delivered since
-//! the last checkpoint (bounded by `checkpoint_interval_ms`), never a gap.
+//! of a Commit (or DDL) event, and only after every sink's `commit` returned for everything up
+//! to that event. A crash at any point therefore resumes at or before the first event not
+//! durably delivered; what is replayed is at most what was delivered since the last checkpoint
+//! (bounded by `checkpoint_interval_ms`), never a gap.
 //!
-//! Back-pressure: the queue between source and sinks is bounded, so a slow sink slows the
-//! reader instead of growing memory.
+//! Exactly-once sinks (Kafka transactions) commit events and checkpoint together, so a batch
+//! is cut at its last transaction boundary when a checkpoint is due: what such a sink commits
+//! ends exactly at the position it records, and the rest goes into its next transaction.
+//!
+//! Back-pressure: the queue between source and sinks is bounded in bytes (`queue_max_mib`), so
+//! a slow sink slows the reader instead of growing memory.
 
 use std::time::{Duration, Instant};
 
@@ -18,17 +22,21 @@ use sluice_sinks::file::FileSink;
 use sluice_sinks::kafka::KafkaSink;
 use sluice_sinks::redis::RedisSink;
 use sluice_sinks::{Sink, SinkError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use super::checkpoint::{Checkpoint, CheckpointError, Checkpoints};
+use super::delivery::{deliver, retry, Attempt, Delivery};
+use super::gate::WriteGate;
+use super::queue::byte_queue;
 use crate::source::{BinlogSource, SourceSettings, StartPosition};
+use crate::telemetry::TaskObserver;
 use crate::SourceError;
 
-/// Batches in flight between the source and the sinks.
-const QUEUE_BATCHES: usize = 16;
-/// Events per batch handed to the sinks.
+/// Events handed to the sinks at once, at most (whole queued batches are never split).
 const BATCH_EVENTS: usize = 4096;
+/// Longest wait before going back to the checkpoint after a sink lost a transaction.
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Why a task stopped.
 #[derive(Debug, thiserror::Error)]
@@ -44,51 +52,132 @@ pub enum TaskError {
     Sink { task: String, source: SinkError },
     #[error("task {task}: source.start: {detail}")]
     Config { task: String, detail: String },
+    /// The node may not write for this task any more (its coordinator lease lapsed): it
+    /// stopped without writing anything further.
+    #[error("task {task}: fenced off: this node lost its coordinator lease, so another node may own the task now; nothing more was written")]
+    Fenced { task: String },
     #[error("task {task}: filters: {detail}")]
     Filters { task: String, detail: String },
 }
 
 /// Runs a task until `shutdown` fires (then flushes and checkpoints) or a definite error.
+/// When a sink lost what it took since its last commit (an aborted Kafka transaction), the
+/// task goes back to its checkpoint and reads the source again from there, with backoff.
 pub async fn run_task(
     task: TaskConfig,
-    data_dir: std::path::PathBuf,
-    shutdown: tokio::sync::watch::Receiver<bool>,
+    checkpoints: std::sync::Arc<dyn Checkpoints>,
+    shutdown: watch::Receiver<bool>,
+    observer: TaskObserver,
+    gate: WriteGate,
 ) -> Result<(), TaskError> {
     let span = tracing::info_span!("task", task = %task.name);
-    run_task_inner(task, data_dir, shutdown)
-        .instrument(span)
-        .await
+    async move {
+        let mut backoff = Duration::from_secs(1);
+        let mut first_run = true;
+        loop {
+            let result = run_once(
+                &task,
+                checkpoints.as_ref(),
+                shutdown.clone(),
+                first_run,
+                &observer,
+                &gate,
+            )
+            .await;
+            first_run = false;
+            match &result {
+                Err(TaskError::Sink { source, .. }) if source.needs_restart() => {
+                    tracing::warn!(error = %source, retry_in_ms = backoff.as_millis() as u64,
+                        "A sink lost its uncommitted events; restarting the task from its last checkpoint.");
+                }
+                _ => return result,
+            }
+            let mut shutdown = shutdown.clone();
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.changed() => return Ok(()),
+            }
+            backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
+        }
+    }
+    .instrument(span)
+    .await
 }
 
-async fn run_task_inner(
-    task: TaskConfig,
-    data_dir: std::path::PathBuf,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<(), TaskError> {
-    let name = task.name.clone();
-    let store = CheckpointStore::new(&data_dir, &name);
-    let checkpoint = store.load().map_err(|source| TaskError::Checkpoint {
+/// Opens the task's sinks. `probe`: check that each sink's service answers now (the first
+/// start), so a wrong address is reported at once instead of as retries.
+async fn open_sinks(task: &TaskConfig, probe: bool) -> Result<Vec<Box<dyn Sink>>, TaskError> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    for sink in &task.sinks {
+        let built: Result<Box<dyn Sink>, SinkError> = match sink {
+            SinkConfig::File(f) => FileSink::open(f).await.map(|s| Box::new(s) as _),
+            // An unreachable Redis does not fail here: the sink logs it and retries per batch.
+            SinkConfig::Redis(r) => RedisSink::open(r).await.map(|s| Box::new(s) as _),
+            SinkConfig::Kafka(k) => KafkaSink::open(k, &task.name, probe)
+                .await
+                .map(|s| Box::new(s) as _),
+        };
+        sinks.push(built.map_err(|source| TaskError::Sink {
+            task: task.name.clone(),
+            source,
+        })?);
+    }
+    Ok(sinks)
+}
+
+/// Where the task starts: the checkpoint a sink keeps with its events, else the checkpoint
+/// file, else the configured start.
+async fn start_position(
+    task: &TaskConfig,
+    store: &dyn Checkpoints,
+    sinks: &mut [Box<dyn Sink>],
+) -> Result<StartPosition, TaskError> {
+    let name = &task.name;
+    for sink in sinks.iter_mut().filter(|s| s.keeps_checkpoint()) {
+        let stored = sink
+            .stored_checkpoint()
+            .await
+            .map_err(|source| TaskError::Sink {
+                task: name.clone(),
+                source,
+            })?;
+        if let Some(position) = stored {
+            tracing::info!(%position, sink = sink.name(), "Resuming from the checkpoint the sink keeps.");
+            return Ok(StartPosition::Binlog(position));
+        }
+    }
+    let checkpoint = store.load().await.map_err(|source| TaskError::Checkpoint {
         task: name.clone(),
         source,
     })?;
-    let start = match &checkpoint {
-        Some(c) => {
-            tracing::info!(position = %c.position, "Resuming from the checkpoint.");
-            StartPosition::Binlog(c.position.clone())
-        }
-        None => match task.source.start_from() {
-            Ok(StartFrom::Current) => StartPosition::Current,
-            Ok(StartFrom::Earliest) => StartPosition::Earliest,
-            Ok(StartFrom::Binlog(p)) => StartPosition::Binlog(p),
-            Ok(StartFrom::Gtid(g)) => StartPosition::Gtid(g),
-            Err(detail) => {
-                return Err(TaskError::Config {
-                    task: name.clone(),
-                    detail,
-                })
-            }
-        },
-    };
+    if let Some(c) = checkpoint {
+        tracing::info!(position = %c.position, "Resuming from the checkpoint.");
+        return Ok(StartPosition::Binlog(c.position));
+    }
+    match task.source.start_from() {
+        Ok(StartFrom::Current) => Ok(StartPosition::Current),
+        Ok(StartFrom::Earliest) => Ok(StartPosition::Earliest),
+        Ok(StartFrom::Binlog(p)) => Ok(StartPosition::Binlog(p)),
+        Ok(StartFrom::Gtid(g)) => Ok(StartPosition::Gtid(g)),
+        Err(detail) => Err(TaskError::Config {
+            task: name.clone(),
+            detail,
+        }),
+    }
+}
+
+async fn run_once(
+    task: &TaskConfig,
+    store: &dyn Checkpoints,
+    mut shutdown: watch::Receiver<bool>,
+    first_run: bool,
+    observer: &TaskObserver,
+    gate: &WriteGate,
+) -> Result<(), TaskError> {
+    let name = task.name.clone();
 
     // Validation already compiled these patterns; this cannot fail for a validated config.
     let mut filter = EventFilter::new(&task.filters).map_err(|e| TaskError::Filters {
@@ -96,20 +185,15 @@ async fn run_task_inner(
         detail: e.to_string().trim_end().to_string(),
     })?;
 
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    for sink in &task.sinks {
-        let built: Result<Box<dyn Sink>, SinkError> = match sink {
-            SinkConfig::File(f) => FileSink::open(f).await.map(|s| Box::new(s) as _),
-            // An unreachable Redis does not fail here: the sink logs it and retries per batch.
-            SinkConfig::Redis(r) => RedisSink::open(r).await.map(|s| Box::new(s) as _),
-            // librdkafka connects lazily: an unreachable broker fails batches, not the start.
-            SinkConfig::Kafka(k) => KafkaSink::open(k).map(|s| Box::new(s) as _),
-        };
-        sinks.push(built.map_err(|source| TaskError::Sink {
-            task: name.clone(),
-            source,
-        })?);
-    }
+    let mut sinks = open_sinks(task, first_run).await?;
+    // Counted, timed and recorded in the status (the `ObservedSink` forwards every call).
+    sinks = sinks
+        .into_iter()
+        .map(|s| observer.observe_sink(s))
+        .collect();
+    let start = start_position(task, store, &mut sinks).await?;
+    // A sink that commits events with the checkpoint must get exactly the events up to it.
+    let exact = sinks.iter().any(|s| s.keeps_checkpoint());
 
     let settings = SourceSettings {
         name: name.clone(),
@@ -127,12 +211,14 @@ async fn run_task_inner(
             task: name.clone(),
             source,
         })?;
+    observer.running();
 
-    let (tx, mut rx) = mpsc::channel::<Vec<Event>>(QUEUE_BATCHES);
+    let (tx, mut rx) = byte_queue(task.queue_max_mib as usize * 1024 * 1024);
     let reader_name = name.clone();
+    let mut meter = observer.source_meter();
     let reader = tokio::spawn(
         async move {
-            let mut batch = Vec::with_capacity(BATCH_EVENTS);
+            let mut batch = Vec::new();
             loop {
                 match source.next_events(&mut batch).await {
                     Ok(true) => {}
@@ -144,11 +230,9 @@ async fn run_task_inner(
                         })
                     }
                 }
-                if !batch.is_empty() {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_EVENTS));
-                    if tx.send(full).await.is_err() {
-                        break;
-                    }
+                meter.read(batch.len(), source.bytes_read(), source.reconnects());
+                if !batch.is_empty() && tx.send(std::mem::take(&mut batch)).await.is_err() {
+                    break;
                 }
             }
             Ok(())
@@ -158,143 +242,172 @@ async fn run_task_inner(
 
     let interval = Duration::from_millis(task.checkpoint_interval_ms);
     let mut last_checkpoint = Instant::now();
+    // The last transaction boundary written to the sinks, not yet checkpointed...
     let mut pending: Option<BinlogPosition> = None;
+    // ...and whether events after it were written too.
+    let mut past_pending = false;
     let mut result = Ok(());
     loop {
-        let batch = tokio::select! {
-            b = rx.recv() => b,
+        let taken = tokio::select! {
+            t = rx.take(BATCH_EVENTS) => t,
             _ = shutdown.changed() => None,
         };
-        let Some(mut batch) = batch else { break };
-        // Taken before filtering: a DDL the filter drops still moves the checkpoint past it
-        // (everything before it in the batch is written below or deliberately dropped).
-        let resume = batch.iter().rev().find_map(Event::resume_position).cloned();
-        filter.apply(&mut batch);
-        match deliver(&mut sinks, &batch, &mut shutdown).await {
+        let Some(mut taken) = taken else { break };
+        observer.set_queue_batches(rx.batches());
+        observer.set_queue_bytes(rx.bytes());
+        let mut head = std::mem::take(&mut taken.events);
+        // Found before filtering: a DDL the filter drops still moves the checkpoint past it.
+        let boundary = head.iter().rposition(|e| e.resume_position().is_some());
+        let due = last_checkpoint.elapsed() >= interval || rx.is_empty();
+        let mut tail = Vec::new();
+        let resume = boundary.and_then(|k| head[k].resume_position().cloned());
+        let ends_past = match boundary {
+            Some(k) => {
+                if due {
+                    tail = head.split_off(k + 1);
+                }
+                k + 1 < head.len()
+            }
+            None => past_pending || !head.is_empty(),
+        };
+        let mut step =
+            deliver_filtered(&mut sinks, &mut filter, head, &mut shutdown, observer, gate).await;
+        if matches!(step, Ok(Delivery::Done)) {
+            // Only what was delivered may be checkpointed.
+            if resume.is_some() {
+                pending = resume;
+            }
+            past_pending = ends_past;
+        }
+        if matches!(step, Ok(Delivery::Done))
+            && pending.is_some()
+            && due
+            && (!exact || !past_pending)
+        {
+            step = checkpoint_now(
+                &mut sinks,
+                store,
+                &mut pending,
+                &mut shutdown,
+                observer,
+                gate,
+            )
+            .await;
+            last_checkpoint = Instant::now();
+        }
+        if matches!(step, Ok(Delivery::Done)) && !tail.is_empty() {
+            past_pending = true;
+            step = deliver_filtered(&mut sinks, &mut filter, tail, &mut shutdown, observer, gate)
+                .await;
+        }
+        drop(taken);
+        match step {
             Ok(Delivery::Done) => {}
             // Stopping while a sink is down: the batch is not delivered, so the checkpoint
             // stays before it and the next run sends it again.
             Ok(Delivery::Interrupted) => break,
-            Err(source) => {
-                result = Err(TaskError::Sink {
-                    task: name.clone(),
-                    source,
-                });
+            Ok(Delivery::Fenced) => {
+                result = Err(TaskError::Fenced { task: name.clone() });
                 break;
             }
-        }
-        if let Some(p) = resume {
-            pending = Some(p);
-        }
-        if pending.is_some() && (last_checkpoint.elapsed() >= interval || rx.is_empty()) {
-            if let Err(e) = checkpoint_now(&mut sinks, &store, &mut pending, &mut shutdown).await {
-                result = Err(TaskError::Checkpoint {
-                    task: name.clone(),
-                    source: e,
-                });
+            Err(e) => {
+                result = Err(e.into_task_error(&name));
                 break;
             }
-            last_checkpoint = Instant::now();
         }
     }
     reader.abort();
     if let Ok(Err(e)) = reader.await {
         result = result.and(Err(e));
     }
-    // Whatever was delivered gets checkpointed before the task ends (unless a sink cannot
-    // confirm it: then the checkpoint stays where it was).
-    if let Err(e) = checkpoint_now(&mut sinks, &store, &mut pending, &mut shutdown).await {
-        result = result.and(Err(TaskError::Checkpoint {
-            task: name.clone(),
-            source: e,
-        }));
+    // Whatever was delivered gets checkpointed before the task ends, unless a sink cannot
+    // confirm it, or an exactly-once sink holds events past the last boundary (committing
+    // them with that boundary would replay them; they are left to be aborted).
+    if result.is_ok() && pending.is_some() && (!exact || !past_pending) {
+        if let Err(e) = checkpoint_now(
+            &mut sinks,
+            store,
+            &mut pending,
+            &mut shutdown,
+            observer,
+            gate,
+        )
+        .await
+        {
+            result = Err(e.into_task_error(&name));
+        }
     }
     result
 }
 
-/// Flushes every sink, then records `pending` as the checkpoint. If stopping interrupts a
-/// flush that keeps failing, nothing is recorded: the events are not known to be durable.
+/// Why a delivery step failed.
+enum StepError {
+    Sink(SinkError),
+    Checkpoint(CheckpointError),
+}
+
+impl StepError {
+    fn into_task_error(self, task: &str) -> TaskError {
+        let task = task.to_string();
+        match self {
+            StepError::Sink(source) => TaskError::Sink { task, source },
+            StepError::Checkpoint(source) => TaskError::Checkpoint { task, source },
+        }
+    }
+}
+
+/// Filters `events` and writes what is left to every sink.
+async fn deliver_filtered(
+    sinks: &mut [Box<dyn Sink>],
+    filter: &mut EventFilter,
+    mut events: Vec<Event>,
+    shutdown: &mut watch::Receiver<bool>,
+    observer: &TaskObserver,
+    gate: &WriteGate,
+) -> Result<Delivery, StepError> {
+    filter.apply(&mut events);
+    let delivery = deliver(sinks, &events, shutdown, gate)
+        .await
+        .map_err(StepError::Sink)?;
+    if let Delivery::Done = delivery {
+        observer.delivered(&events);
+    }
+    Ok(delivery)
+}
+
+/// Commits every sink at `pending`, then records it in the checkpoint file. If stopping
+/// interrupts a commit that keeps failing, nothing is recorded: the events are not known to be
+/// durable.
 async fn checkpoint_now(
     sinks: &mut [Box<dyn Sink>],
-    store: &CheckpointStore,
+    store: &dyn Checkpoints,
     pending: &mut Option<BinlogPosition>,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<(), CheckpointError> {
-    if pending.is_none() {
-        return Ok(());
-    }
+    observer: &TaskObserver,
+    gate: &WriteGate,
+) -> Result<Delivery, StepError> {
+    let Some(position) = pending.clone() else {
+        return Ok(Delivery::Done);
+    };
     for sink in sinks.iter_mut() {
-        let flushed = retry(sink.as_mut(), Attempt::Flush, shutdown).await;
-        if !matches!(flushed, Ok(Delivery::Done)) {
-            return Ok(());
+        match retry(sink.as_mut(), Attempt::Commit(&position), shutdown, gate).await {
+            Ok(Delivery::Done) => {}
+            Ok(other) => return Ok(other),
+            Err(e) => return Err(StepError::Sink(e)),
         }
     }
-    if let Some(position) = pending.take() {
-        let at_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        store.save(&Checkpoint { position, at_ms })?;
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let checkpoint = Checkpoint { position, at_ms };
+    if !gate.is_open() {
+        return Ok(Delivery::Fenced);
     }
-    Ok(())
-}
-
-/// How delivering to the sinks ended.
-enum Delivery {
-    Done,
-    /// Stopping was asked for while a sink kept failing.
-    Interrupted,
-}
-
-/// Writes a batch to every sink. A sink that fails transiently is retried with backoff until
-/// it takes the batch: nothing is dropped, and the queue behind it fills, which stops the
-/// reader (back-pressure). A definite failure (bad data for this sink) ends the task.
-async fn deliver(
-    sinks: &mut [Box<dyn Sink>],
-    batch: &[Event],
-    shutdown: &mut watch::Receiver<bool>,
-) -> Result<Delivery, SinkError> {
-    for sink in sinks.iter_mut() {
-        if let Delivery::Interrupted = retry(sink.as_mut(), Attempt::Write(batch), shutdown).await?
-        {
-            return Ok(Delivery::Interrupted);
-        }
-    }
+    store
+        .save(&checkpoint)
+        .await
+        .map_err(StepError::Checkpoint)?;
+    observer.checkpointed(&checkpoint);
+    *pending = None;
     Ok(Delivery::Done)
-}
-
-/// What is asked of a sink.
-#[derive(Clone, Copy)]
-enum Attempt<'b> {
-    Write(&'b [Event]),
-    Flush,
-}
-
-/// Runs `attempt` until it succeeds, fails definitely, or stopping is asked for.
-async fn retry(
-    sink: &mut dyn Sink,
-    attempt: Attempt<'_>,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Result<Delivery, SinkError> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let (result, what) = match attempt {
-            Attempt::Write(batch) => (sink.write(batch).await, "write"),
-            Attempt::Flush => (sink.flush().await, "flush"),
-        };
-        match result {
-            Ok(()) => return Ok(Delivery::Done),
-            Err(e) if e.is_definite() => return Err(e),
-            Err(e) => {
-                tracing::warn!(sink = sink.name(), error = %e, retry_in_ms = backoff.as_millis() as u64, "Sink {what} failed; retrying.");
-            }
-        }
-        if *shutdown.borrow() {
-            return Ok(Delivery::Interrupted);
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
-            _ = shutdown.changed() => return Ok(Delivery::Interrupted),
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
-    }
 }

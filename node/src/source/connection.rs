@@ -78,6 +78,8 @@ pub struct BinlogSource {
     done: bool,
     scratch: Vec<Event>,
     reconnects: u64,
+    /// Binlog bytes received (whole events, headers included), for the metrics.
+    bytes_read: u64,
     /// Events read since the stream was (re)opened: a bad first event points at the start
     /// position.
     events_since_connect: u64,
@@ -133,6 +135,7 @@ impl BinlogSource {
             done: false,
             scratch: Vec::new(),
             reconnects: 0,
+            bytes_read: 0,
             events_since_connect: 0,
             backoff: Duration::from_millis(100),
         })
@@ -151,6 +154,11 @@ impl BinlogSource {
     /// How many times the stream was re-established.
     pub fn reconnects(&self) -> u64 {
         self.reconnects
+    }
+
+    /// How many binlog bytes were received (whole events, headers included).
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
     }
 
     /// Appends the next decoded events to `out`. Returns `Ok(false)` once `until` is reached.
@@ -253,6 +261,7 @@ impl BinlogSource {
         }
 
         let header = event.header();
+        self.bytes_read += u64::from(header.event_size());
         let end = u64::from(header.log_pos());
         let span = if end == 0 {
             EventSpan {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sluice_core::config::PartitionBy;
-use sluice_core::{Event, EventKind};
+use sluice_core::{Event, EventKind, Op};
 
 use super::topic::{BadTopic, Topics};
 use crate::formats::{contexts, Encoder};
@@ -15,9 +15,76 @@ pub(super) struct Message {
     pub topic: Arc<str>,
     /// `None`: no key (only events without a table have none).
     pub key: Option<Vec<u8>>,
-    pub payload: Vec<u8>,
+    /// `None`: a tombstone.
+    pub payload: Option<Vec<u8>>,
     /// `Some(0)` for `partition_by = "single"`; `None` lets the partitioner hash the key.
     pub partition: Option<i32>,
+    /// Where the event is in the source: the `sluice.position` header, so that consumers (and
+    /// the exactly-once restart check) can tell a replay from a new event whatever the format.
+    pub position: MessagePosition,
+}
+
+/// A message's place in the task's stream: strictly increasing from one message to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct MessagePosition {
+    pub file: Arc<str>,
+    pub pos: u64,
+    pub row: u32,
+    /// 0 for the event's message, 1 for the tombstone after it.
+    pub sub: u8,
+}
+
+/// The header naming a message's source position.
+pub(super) const POSITION_HEADER: &str = "sluice.position";
+
+impl MessagePosition {
+    fn of(event: &Event, sub: u8) -> MessagePosition {
+        MessagePosition {
+            file: event.position.file.clone(),
+            pos: event.position.pos,
+            row: event.position.row,
+            sub,
+        }
+    }
+
+    /// The header text: `FILE:POS:ROW` (and `:1` for a tombstone).
+    pub fn header(&self) -> String {
+        match self.sub {
+            0 => format!("{}:{}:{}", self.file, self.pos, self.row),
+            sub => format!("{}:{}:{}:{sub}", self.file, self.pos, self.row),
+        }
+    }
+
+    /// Reads [`MessagePosition::header`] back.
+    pub fn parse(text: &str) -> Option<MessagePosition> {
+        let mut parts = text.rsplitn(4, ':').collect::<Vec<_>>();
+        parts.reverse();
+        // `FILE:POS:ROW` splits from the right into at most 4 parts; with 4, either the first
+        // is FILE and the last SUB, or the file name itself holds a colon.
+        let (file, pos, row, sub) = match parts.as_slice() {
+            [file, pos, row] => (*file, *pos, *row, "0"),
+            [file, pos, row, sub] => match (pos.parse::<u64>(), row.parse::<u32>()) {
+                (Ok(_), Ok(_)) if sub.parse::<u8>().is_ok() && !file.is_empty() => {
+                    (*file, *pos, *row, *sub)
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(MessagePosition {
+            file: Arc::from(file),
+            pos: pos.parse().ok()?,
+            row: row.parse().ok()?,
+            sub: sub.parse().ok()?,
+        })
+    }
+
+    /// Stream order: binlog file (by its numeric suffix), offset, row, tombstone last.
+    pub fn is_after(&self, other: &MessagePosition) -> bool {
+        let file = |f: &str| sluice_core::BinlogPosition::new(f, 0);
+        let (a, b) = (file(&self.file), file(&other.file));
+        (a, self.pos, self.row, self.sub) > (b, other.pos, other.row, other.sub)
+    }
 }
 
 /// Turns events into messages for one sink.
@@ -25,6 +92,8 @@ pub(super) struct Messages {
     pub encoder: Encoder,
     pub topics: Topics,
     pub partition_by: PartitionBy,
+    /// A tombstone after each delete of a row with a primary key.
+    pub tombstones: bool,
 }
 
 impl Messages {
@@ -41,12 +110,34 @@ impl Messages {
             if !self.encoder.encode(event, ctx, &mut payload) {
                 continue;
             }
-            out.push(Message {
-                topic,
-                key: self.key(event),
-                payload,
-                partition: (self.partition_by == PartitionBy::Single).then_some(0),
-            });
+            let partition = (self.partition_by == PartitionBy::Single).then_some(0);
+            let key = self.key(event);
+            let tombstone = self.tombstones
+                && matches!(&event.kind, EventKind::Row(r) if r.op == Op::Delete && !r.table.primary_key.is_empty());
+            if tombstone {
+                out.push(Message {
+                    topic: topic.clone(),
+                    key: key.clone(),
+                    payload: Some(payload),
+                    partition,
+                    position: MessagePosition::of(event, 0),
+                });
+                out.push(Message {
+                    topic,
+                    key,
+                    payload: None,
+                    partition,
+                    position: MessagePosition::of(event, 1),
+                });
+            } else {
+                out.push(Message {
+                    topic,
+                    key,
+                    payload: Some(payload),
+                    partition,
+                    position: MessagePosition::of(event, 0),
+                });
+            }
         }
         Ok(out)
     }
@@ -77,7 +168,7 @@ impl Messages {
 mod tests {
     use sluice_core::config::TopicTemplate;
 
-    use super::super::test_events::{begin, commit, insert, table};
+    use super::super::test_events::{begin, commit, delete, insert, table};
     use super::*;
     use crate::formats::Format;
 
@@ -86,6 +177,7 @@ mod tests {
             encoder: Encoder::new(format),
             topics: Topics::new(TopicTemplate::parse(topic).unwrap()),
             partition_by,
+            tombstones: false,
         }
     }
 
@@ -111,7 +203,7 @@ mod tests {
         assert_eq!(text(&out[1].key), Some("shop.log"));
         let mut reference = Vec::new();
         sluice_core::json::write_event(&mut reference, &events[1]);
-        assert_eq!(out[0].payload, reference);
+        assert_eq!(out[0].payload, Some(reference));
     }
 
     #[test]
@@ -129,5 +221,38 @@ mod tests {
         assert_eq!(out.len(), 1, "debezium has messages for rows only: {out:?}");
         assert_eq!(out[0].partition, Some(0));
         assert_eq!(text(&out[0].key), Some(r#"{"id":7}"#));
+    }
+
+    #[test]
+    fn tombstones_follow_deletes_of_keyed_rows_only() {
+        let mut m = messages(Format::DebeziumJson, "t.{db}.{table}", PartitionBy::Key);
+        m.tombstones = true;
+        let (users, log) = (table("shop", "users", true), table("shop", "log", false));
+        let events = [begin(), delete(&users, 7), delete(&log, 1), commit(9)];
+        let out = m.build(&events, 1).unwrap();
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert!(out[0].payload.is_some());
+        assert_eq!(out[1].payload, None, "the tombstone");
+        assert_eq!(out[1].key, out[0].key);
+        assert!(out[1].position.is_after(&out[0].position));
+        assert_eq!(out[1].position.header(), "b.000001:4:0:1");
+        assert!(out[2].payload.is_some(), "no tombstone for a keyless table");
+    }
+
+    #[test]
+    fn positions_read_back_and_order_by_file_number() {
+        let p = MessagePosition::parse("mariadb-bin.000010:1234:5").unwrap();
+        assert_eq!(
+            (&*p.file, p.pos, p.row, p.sub),
+            ("mariadb-bin.000010", 1234, 5, 0)
+        );
+        assert_eq!(MessagePosition::parse(&p.header()), Some(p.clone()));
+        let t = MessagePosition::parse("mariadb-bin.000010:1234:5:1").unwrap();
+        assert_eq!(t.sub, 1);
+        assert!(t.is_after(&p) && !p.is_after(&t) && !p.is_after(&p));
+        let earlier = MessagePosition::parse("mariadb-bin.000009:99999:0").unwrap();
+        assert!(p.is_after(&earlier));
+        assert_eq!(MessagePosition::parse("nonsense"), None);
+        assert_eq!(MessagePosition::parse("f:x:1"), None);
     }
 }

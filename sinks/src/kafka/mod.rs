@@ -20,7 +20,9 @@
 //! Files: `topic.rs` (the topic of an event), `messages.rs` (events to messages), `sink.rs`
 //! (the producer and the `Sink`).
 
+mod exactly_once;
 mod messages;
+mod murmur2;
 mod sink;
 #[cfg(test)]
 mod test_events;

@@ -5,20 +5,28 @@
 //! in case). A failed delivery returns an error and the runner re-sends the whole batch with
 //! backoff: at-least-once, and duplicates carry the same source position.
 //!
-//! librdkafka connects lazily and retries by itself (for up to `message.timeout.ms`), so an
-//! unreachable broker at start does not fail the task: deliveries wait, then fail, then the
-//! batch is retried.
+//! At a task's first start the sink asks the brokers for metadata, so a wrong address is a
+//! clear error at once; later, librdkafka reconnects and retries by itself (for up to
+//! `message.timeout.ms`), then the batch fails and the runner sends it again.
+//!
+//! With `exactly_once`, messages go in Kafka transactions that also carry the checkpoint
+//! (`exactly_once.rs`); a failed delivery aborts the transaction and the task goes back to its
+//! last checkpoint.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 use sluice_core::config::KafkaSinkConfig;
-use sluice_core::Event;
+use sluice_core::{BinlogPosition, Event};
 use tracing::Instrument;
 
-use super::messages::{Message, Messages};
+use super::exactly_once::ExactlyOnce;
+use super::messages::{Message, Messages, POSITION_HEADER};
 use super::topic::Topics;
 use crate::formats::{complete_len, Encoder, Format};
 use crate::{Sink, SinkError};
@@ -26,12 +34,16 @@ use crate::{Sink, SinkError};
 /// How long librdkafka keeps retrying a message before reporting it failed: long enough to
 /// ride out a broker restart or a leader election without the task noticing.
 const MESSAGE_TIMEOUT_MS: &str = "300000";
+/// With exactly-once: the brokers abort a transaction open longer than this.
+const TRANSACTION_TIMEOUT_MS: &str = "60000";
 /// A short linger batches a `write`'s messages without delaying a lone one much.
 const LINGER_MS: &str = "5";
 /// How long to wait before enqueueing again when librdkafka's local queue is full.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
 /// `flush`'s bound: `write` already awaited every delivery, so this is a formality.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the first start waits for the brokers to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Kafka sink.
 pub struct KafkaSink {
@@ -44,11 +56,18 @@ pub struct KafkaSink {
     /// Formats that need whole transactions (Maxwell): the rows of a transaction whose commit
     /// has not arrived yet, held across `write` calls.
     held: Vec<Event>,
+    /// With `exactly_once`: the transactions' state.
+    exactly: Option<ExactlyOnce>,
 }
 
 impl KafkaSink {
-    /// Sets the producer up. No broker is contacted here.
-    pub fn open(config: &KafkaSinkConfig) -> Result<KafkaSink, SinkError> {
+    /// Sets the producer up for task `task`. `probe`: ask the brokers for metadata now, so an
+    /// unreachable broker list is reported at once (a task's first start).
+    pub async fn open(
+        config: &KafkaSinkConfig,
+        task: &str,
+        probe: bool,
+    ) -> Result<KafkaSink, SinkError> {
         let name = config.name().to_string();
         let span = tracing::info_span!("sink", sink = %name, kind = "kafka");
         // Unreachable for a validated config; kept as an error rather than a panic.
@@ -67,9 +86,20 @@ impl KafkaSink {
 
         let mut client_config = ClientConfig::new();
         // Defaults the properties may change...
+        // murmur2: the Java client's partitioning, so Sluice puts a key where Kafka Connect
+        // (Debezium) would, and the exactly-once sink can compute it.
         client_config
             .set("message.timeout.ms", MESSAGE_TIMEOUT_MS)
-            .set("linger.ms", LINGER_MS);
+            .set("linger.ms", LINGER_MS)
+            .set("partitioner", "murmur2_random");
+        if config.exactly_once {
+            // librdkafka wants a message's timeout within its transaction's; a transaction
+            // open this long is aborted by the brokers, and the task goes back to its
+            // checkpoint.
+            client_config
+                .set("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS)
+                .set("message.timeout.ms", TRANSACTION_TIMEOUT_MS);
+        }
         for (key, value) in &config.properties {
             client_config.set(key, value);
         }
@@ -80,14 +110,45 @@ impl KafkaSink {
             .set("bootstrap.servers", &config.brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all");
+        let exactly = config.exactly_once.then(|| {
+            let id = config.transactional_id(task);
+            client_config.set("transactional.id", &id);
+            ExactlyOnce::new(
+                id,
+                config.checkpoint_topic.clone(),
+                &config.brokers,
+                &config.properties,
+            )
+        });
         let producer = create(&name, &config.topic, &client_config)?;
+        if probe {
+            let p = producer.clone();
+            let answered =
+                tokio::task::spawn_blocking(move || p.client().fetch_metadata(None, PROBE_TIMEOUT))
+                    .await
+                    .unwrap_or(Err(KafkaError::Canceled));
+            if let Err(source) = answered {
+                return Err(SinkError::Kafka {
+                    sink: name,
+                    topic: config.topic.clone(),
+                    what: format!(
+                        "no broker of `brokers` = {:?} answered within {} s (check the \
+                         addresses and that the brokers run)",
+                        config.brokers,
+                        PROBE_TIMEOUT.as_secs()
+                    ),
+                    source: Box::new(source),
+                });
+            }
+        }
         span.in_scope(|| {
             tracing::info!(
                 brokers = %config.brokers,
                 topic = %config.topic,
                 format = %format,
                 partition_by = %config.partition_by,
-                "Kafka sink ready (brokers are contacted on the first batch)."
+                exactly_once = config.exactly_once,
+                "Kafka sink ready."
             )
         });
         Ok(KafkaSink {
@@ -99,8 +160,10 @@ impl KafkaSink {
                 encoder: Encoder::new(format),
                 topics: Topics::new(template),
                 partition_by,
+                tombstones: config.tombstones,
             },
             held: Vec::new(),
+            exactly,
         })
     }
 
@@ -121,10 +184,17 @@ impl KafkaSink {
         if messages.is_empty() {
             return Ok(());
         }
+        let messages = match self.exactly.is_some() {
+            true => self.transactional(messages).await?,
+            false => messages,
+        };
         let started = std::time::Instant::now();
         let mut pending = Vec::with_capacity(messages.len());
         for message in &messages {
-            pending.push(self.enqueue(message).await?);
+            match self.enqueue(message).await {
+                Ok(delivery) => pending.push(delivery),
+                Err(e) => return Err(self.lost(e).await),
+            }
         }
         for (message, delivery) in messages.iter().zip(pending) {
             let (what, source) = match delivery.await {
@@ -135,13 +205,13 @@ impl KafkaSink {
                     KafkaError::Canceled,
                 ),
             };
-            self.renew_if_fatal();
-            return Err(SinkError::Kafka {
+            let e = SinkError::Kafka {
                 sink: self.name.clone(),
                 topic: message.topic.to_string(),
                 what: what.into(),
                 source: Box::new(source),
-            });
+            };
+            return Err(self.lost(e).await);
         }
         tracing::debug!(
             messages = messages.len(),
@@ -151,9 +221,131 @@ impl KafkaSink {
         Ok(())
     }
 
+    /// Exactly-once: opens the transaction, gives every message its partition, and drops
+    /// those an earlier run already committed (the restart check, see `exactly_once.rs`).
+    async fn transactional(&mut self, messages: Vec<Message>) -> Result<Vec<Message>, SinkError> {
+        let Some(exactly) = self.exactly.as_mut() else {
+            return Ok(messages);
+        };
+        exactly.init(&self.name, &self.producer).await?;
+        exactly.begin(&self.name, &self.producer)?;
+        let mut out = Vec::with_capacity(messages.len());
+        let mut skipped = 0usize;
+        for mut message in messages {
+            let partition = exactly
+                .partition(
+                    &self.name,
+                    &self.producer,
+                    &message.topic,
+                    message.key.as_deref(),
+                    message.partition,
+                )
+                .await?;
+            if exactly
+                .delivered(&self.name, &message.topic, partition, &message.position)
+                .await?
+            {
+                skipped += 1;
+                continue;
+            }
+            message.partition = Some(partition);
+            out.push(message);
+        }
+        if skipped > 0 {
+            tracing::info!(
+                skipped,
+                "Skipped messages an earlier run had already committed."
+            );
+        }
+        Ok(out)
+    }
+
+    /// A failed send: with transactions, the open one is aborted and `e` becomes "go back to
+    /// the checkpoint"; without, the batch is simply sent again.
+    async fn lost(&mut self, e: SinkError) -> SinkError {
+        if let Some(fenced) = self.fenced() {
+            return fenced;
+        }
+        self.renew_if_fatal();
+        let Some(exactly) = self.exactly.as_mut() else {
+            return e;
+        };
+        exactly.abort(&self.producer).await;
+        match e {
+            SinkError::Kafka { source, what, .. } => exactly.error(&self.name, &what, *source),
+            other => other,
+        }
+    }
+
+    /// Exactly-once: the checkpoint record and the commit of the open transaction.
+    async fn commit_transaction(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
+        let Some(exactly) = self.exactly.as_mut() else {
+            return Ok(());
+        };
+        exactly.init(&self.name, &self.producer).await?;
+        exactly.begin(&self.name, &self.producer)?;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let record = Message {
+            topic: Arc::from(exactly.checkpoint_topic.as_str()),
+            key: Some(exactly.transactional_id.clone().into_bytes()),
+            payload: Some(exactly.checkpoint_record(resume, now_ms)),
+            partition: Some(0),
+            position: super::messages::MessagePosition {
+                file: Arc::from(resume.file.as_str()),
+                pos: resume.pos,
+                row: 0,
+                sub: 0,
+            },
+        };
+        let delivered = match self.enqueue(&record).await {
+            Ok(delivery) => match delivery.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((e, _))) => Err(e),
+                Err(_) => Err(KafkaError::Canceled),
+            },
+            Err(SinkError::Kafka { source, .. }) => Err(*source),
+            Err(other) => return Err(other),
+        };
+        if let Err(e) = delivered {
+            if let Some(fenced) = self.fenced() {
+                return Err(fenced);
+            }
+            let Some(exactly) = self.exactly.as_mut() else {
+                return Ok(());
+            };
+            let e = exactly.error(&self.name, "sending the checkpoint record", e);
+            exactly.abort(&self.producer).await;
+            return Err(e);
+        }
+        let Some(exactly) = self.exactly.as_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = exactly.commit(&self.name, &self.producer).await {
+            if let Some(fenced) = self.fenced() {
+                return Err(fenced);
+            }
+            self.renew_if_fatal();
+            if let Some(exactly) = self.exactly.as_mut() {
+                exactly.abort(&self.producer).await;
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Hands one message to librdkafka, waiting while its local queue is full.
     async fn enqueue(&self, message: &Message) -> Result<DeliveryFuture, SinkError> {
-        let mut record = FutureRecord::<[u8], [u8]>::to(&message.topic).payload(&message.payload);
+        let position = message.position.header();
+        let headers = OwnedHeaders::new().insert(Header {
+            key: POSITION_HEADER,
+            value: Some(position.as_str()),
+        });
+        let mut record = FutureRecord::<[u8], [u8]>::to(&message.topic).headers(headers);
+        if let Some(payload) = &message.payload {
+            record = record.payload(payload.as_slice());
+        }
         if let Some(key) = &message.key {
             record = record.key(key.as_slice());
         }
@@ -180,6 +372,18 @@ impl KafkaSink {
         }
     }
 
+    /// The definite error when a newer producer with this transactional id fenced this one
+    /// off: it must stop, not make a new producer (which would fence the newer one in turn).
+    fn fenced(&self) -> Option<SinkError> {
+        let exactly = self.exactly.as_ref()?;
+        let (code, reason) = self.producer.client().fatal_error()?;
+        super::exactly_once::is_fenced_code(code).then(|| SinkError::Fenced {
+            sink: self.name.clone(),
+            transactional_id: exactly.transactional_id.clone(),
+            detail: reason,
+        })
+    }
+
     /// After a fatal error (the idempotent producer lost its sequence state), the producer
     /// refuses everything: build a new one so the runner's retry can succeed.
     fn renew_if_fatal(&mut self) {
@@ -188,7 +392,12 @@ impl KafkaSink {
         };
         tracing::warn!(%code, %reason, "The Kafka producer hit a fatal error; making a new one.");
         match create(&self.name, "(all)", &self.client_config) {
-            Ok(producer) => self.producer = producer,
+            Ok(producer) => {
+                self.producer = producer;
+                if let Some(exactly) = self.exactly.as_mut() {
+                    exactly.forget_producer();
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "Could not make a new Kafka producer."),
         }
     }
@@ -236,6 +445,27 @@ impl Sink for KafkaSink {
         .await
     }
 
+    async fn commit(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
+        if self.exactly.is_none() {
+            return self.flush().await;
+        }
+        let span = self.span.clone();
+        self.commit_transaction(resume).instrument(span).await
+    }
+
+    fn keeps_checkpoint(&self) -> bool {
+        self.exactly.is_some()
+    }
+
+    async fn stored_checkpoint(&mut self) -> Result<Option<BinlogPosition>, SinkError> {
+        let Some(exactly) = self.exactly.as_mut() else {
+            return Ok(None);
+        };
+        // Registering first fences off an earlier owner, so its last commit is final.
+        exactly.init(&self.name, &self.producer).await?;
+        exactly.stored_checkpoint(&self.name).await
+    }
+
     /// `write` already awaited every delivery; this only makes sure nothing is left queued.
     async fn flush(&mut self) -> Result<(), SinkError> {
         let producer = self.producer.clone();
@@ -270,13 +500,28 @@ mod tests {
             topic: "t.{db}.{table}".into(),
             format: format.into(),
             partition_by: "key".into(),
+            tombstones: false,
+            exactly_once: false,
+            transactional_id: None,
+            checkpoint_topic: "sluice_checkpoints".into(),
             properties: BTreeMap::from([("message.timeout.ms".into(), "300".into())]),
         }
     }
 
     #[tokio::test]
-    async fn an_unreachable_broker_does_not_fail_open_and_a_write_says_why() {
-        let mut sink = KafkaSink::open(&config("sluice")).expect("open needs no broker");
+    async fn an_unreachable_broker_fails_a_probing_open_and_a_write_says_why() {
+        let e = KafkaSink::open(&config("sluice"), "t", true)
+            .await
+            .err()
+            .expect("nothing answers on port 1");
+        assert!(
+            e.to_string()
+                .contains("no broker of `brokers` = \"127.0.0.1:1\" answered"),
+            "{e}"
+        );
+        let mut sink = KafkaSink::open(&config("sluice"), "t", false)
+            .await
+            .expect("open without probing needs no broker");
         let users = table("shop", "users", true);
         let e = sink.write(&[insert(&users, 1)]).await.unwrap_err();
         let text = e.to_string();
@@ -294,7 +539,9 @@ mod tests {
 
     #[tokio::test]
     async fn maxwell_holds_an_open_transaction_and_forgets_a_failed_batch() {
-        let mut sink = KafkaSink::open(&config("maxwell-json")).unwrap();
+        let mut sink = KafkaSink::open(&config("maxwell-json"), "t", false)
+            .await
+            .unwrap();
         let users = table("shop", "users", true);
         // No commit yet: nothing is sent, the rows are held.
         sink.write(&[begin(), insert(&users, 1)]).await.unwrap();
@@ -305,11 +552,14 @@ mod tests {
         assert_eq!(sink.held.len(), 2);
     }
 
-    #[test]
-    fn a_bad_property_fails_open_with_the_sinks_name() {
+    #[tokio::test]
+    async fn a_bad_property_fails_open_with_the_sinks_name() {
         let mut c = config("sluice");
         c.properties.insert("no.such.property".into(), "1".into());
-        let e = KafkaSink::open(&c).err().expect("librdkafka refuses it");
+        let e = KafkaSink::open(&c, "t", false)
+            .await
+            .err()
+            .expect("librdkafka refuses it");
         assert!(
             e.to_string()
                 .starts_with("sink events: Kafka topic t.{db}.{table}: cannot create"),

@@ -47,6 +47,18 @@ pub(crate) fn insert(table: &Arc<TableSchema>, id: i64) -> Event {
     }))
 }
 
+pub(crate) fn delete(table: &Arc<TableSchema>, id: i64) -> Event {
+    event(EventKind::Row(RowChange {
+        op: Op::Delete,
+        table: table.clone(),
+        before: Some(RowImage(vec![
+            Some(Value::Int(id)),
+            Some(Value::Text("x".into())),
+        ])),
+        after: None,
+    }))
+}
+
 pub(crate) fn begin() -> Event {
     event(EventKind::Begin)
 }

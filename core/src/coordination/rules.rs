@@ -1,0 +1,74 @@
+//! The checks both coordinators make before a manager-side write, with the errors they give,
+//! so that the in-process and the ZooKeeper coordinator refuse the same calls the same way.
+
+use super::{CoordinationError, Ownership, PublishedTask};
+
+/// A new publication of `task` must carry a higher revision than the stored one; the same
+/// revision is accepted only with the same config (a retried call).
+pub(crate) fn check_revision(
+    task: &str,
+    stored: &PublishedTask,
+    new: &PublishedTask,
+) -> Result<(), CoordinationError> {
+    if new.revision > stored.revision || new == stored {
+        return Ok(());
+    }
+    Err(CoordinationError::Conflict {
+        what: format!("task {task}: publish revision {}", new.revision),
+        detail: format!(
+            "the stored config has revision {}{}; a new config needs a higher revision",
+            stored.revision,
+            if new.revision == stored.revision {
+                " and differs"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+/// The refusal of a checkpoint reset while `owner` runs the task.
+pub(crate) fn owned_conflict(task: &str, owner: &Ownership) -> CoordinationError {
+    CoordinationError::Conflict {
+        what: format!("task {task}: reset checkpoint"),
+        detail: format!(
+            "node `{}` owns the task (epoch {}); stop it first",
+            owner.node, owner.epoch
+        ),
+    }
+}
+
+/// The refusal of a node registration whose id another live session holds.
+pub(crate) fn node_taken(id: &str) -> CoordinationError {
+    CoordinationError::Conflict {
+        what: format!("register node `{id}`"),
+        detail: "another live session has registered this node id; ids must be unique".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn published(revision: u64, config: &str) -> PublishedTask {
+        PublishedTask {
+            revision,
+            config: serde_json::json!({ "name": config }),
+        }
+    }
+
+    #[test]
+    fn revisions_must_grow_unless_the_call_is_a_retry() {
+        let stored = published(3, "a");
+        assert!(check_revision("t", &stored, &published(4, "b")).is_ok());
+        assert!(check_revision("t", &stored, &published(3, "a")).is_ok());
+        let same = check_revision("t", &stored, &published(3, "b")).unwrap_err();
+        assert!(same.to_string().contains("and differs"), "{same}");
+        let older = check_revision("t", &stored, &published(2, "a")).unwrap_err();
+        assert_eq!(
+            older.to_string(),
+            "task t: publish revision 2: the stored config has revision 3; a new config needs \
+             a higher revision"
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! Cluster mode: a node that takes its tasks from a [`Coordinator`](sluice_core::coordination::Coordinator)
+//! (ZooKeeper), keeps their checkpoints there, and reports their status there.
+
+mod agent;
+mod checkpoints;
+mod report;
+
+pub use agent::{NodeAgent, NodeError};
+pub use checkpoints::CoordinatorCheckpoints;
