@@ -11,16 +11,14 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::kafka::{assigned_consumer, create_topic};
+use common::kafka::{create_topic, TopicIds};
 use common::standalone::{StandaloneProcess, TempDir};
 use mysql_async::prelude::Queryable;
-use rdkafka::{ClientConfig, Message};
-use serde_json::{json, Value};
+use serde_json::json;
 use sluice_core::coordination::{
     Coordinator, DesiredState, PublishedTask, ZooKeeperConfig, ZooKeeperCoordinator,
 };
@@ -50,8 +48,7 @@ struct Cluster {
     db: String,
     topic: String,
     dir: TempDir,
-    ids: Arc<Mutex<BTreeSet<u64>>>,
-    stop_consumer: Arc<AtomicBool>,
+    ids: TopicIds,
 }
 
 impl Cluster {
@@ -77,24 +74,9 @@ impl Cluster {
         let mut nodes = Vec::new();
         for n in 0..3 {
             let id = format!("node{n}");
-            let args: Vec<String> = [
-                "node",
-                "--zk",
-                &zk(),
-                "--zk-root",
-                &root,
-                "--id",
-                &id,
-                "--listen",
-                "127.0.0.1:0",
-                "--session-timeout-secs",
-                &SESSION_SECS.to_string(),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
             let log = dir.0.join(format!("{id}.log"));
-            nodes.push((id, StandaloneProcess::spawn(&args, log)));
+            let node = StandaloneProcess::node(&zk(), &root, &id, SESSION_SECS, log);
+            nodes.push((id, node));
         }
         let task = json!({
             "name": "orders",
@@ -117,31 +99,7 @@ impl Cluster {
             .set_desired("orders", DesiredState::Running)
             .await
             .unwrap();
-        let ids = Arc::new(Mutex::new(BTreeSet::new()));
-        let stop_consumer = Arc::new(AtomicBool::new(false));
-        {
-            let (ids, stop, topic) = (ids.clone(), stop_consumer.clone(), topic.clone());
-            tokio::spawn(async move {
-                let mut config = ClientConfig::new();
-                config
-                    .set("bootstrap.servers", brokers())
-                    .set("group.id", format!("cluster-test-{topic}"))
-                    .set("enable.auto.commit", "false");
-                let consumer = assigned_consumer(&config, &topic, PARTITIONS);
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok(Ok(m)) =
-                        tokio::time::timeout(Duration::from_millis(300), consumer.recv()).await
-                    else {
-                        continue;
-                    };
-                    let Some(payload) = m.payload() else { continue };
-                    let v: Value = serde_json::from_slice(payload).expect("JSON");
-                    if let Some(id) = v["after"]["id"].as_u64() {
-                        ids.lock().unwrap().insert(id);
-                    }
-                }
-            });
-        }
+        let ids = TopicIds::follow(&brokers(), &topic, PARTITIONS);
         Cluster {
             root,
             manager,
@@ -150,7 +108,6 @@ impl Cluster {
             topic,
             dir,
             ids,
-            stop_consumer,
         }
     }
 
@@ -207,8 +164,8 @@ impl Cluster {
     /// Waits until every id up to `total` is in Kafka.
     async fn wait_all(&self, total: u64) {
         let t = Instant::now();
-        while (self.ids.lock().unwrap().len() as u64) < total {
-            let missing = total - self.ids.lock().unwrap().len() as u64;
+        while (self.ids.count() as u64) < total {
+            let missing = total - self.ids.count() as u64;
             assert!(
                 t.elapsed() < Duration::from_secs(90),
                 "{missing} of {total} rows never reached Kafka (topic {}); logs in {}",
@@ -220,7 +177,6 @@ impl Cluster {
     }
 
     async fn finish(self) {
-        self.stop_consumer.store(true, Ordering::SeqCst);
         for (_, mut p) in self.nodes {
             p.terminate(Duration::from_secs(20));
         }
@@ -236,7 +192,7 @@ async fn kill_dash_9_of_the_owner_moves_the_task_and_loses_no_row() {
     println!("{first} claimed the task (epoch {epoch}) in {claimed_in:?}");
     let committed = Arc::new(AtomicU64::new(0));
     let writer = cluster.writer(3000, committed.clone()).await;
-    while committed.load(Ordering::SeqCst) < 1000 || cluster.ids.lock().unwrap().is_empty() {
+    while committed.load(Ordering::SeqCst) < 1000 || cluster.ids.count() == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let owner = cluster.node(&first);
@@ -265,7 +221,7 @@ async fn a_frozen_owner_writes_no_checkpoint_after_its_session_expired() {
     let (first, epoch, _) = cluster.wait_owner(None, Duration::from_secs(30)).await;
     let committed = Arc::new(AtomicU64::new(0));
     let writer = cluster.writer(2000, committed.clone()).await;
-    while committed.load(Ordering::SeqCst) < 500 || cluster.ids.lock().unwrap().is_empty() {
+    while committed.load(Ordering::SeqCst) < 500 || cluster.ids.count() == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let pid = cluster.node(&first).child.id().to_string();
@@ -284,8 +240,23 @@ async fn a_frozen_owner_writes_no_checkpoint_after_its_session_expired() {
         "{first} frozen; {second} took over in {:.1} s",
         took.as_secs_f64()
     );
-    // Let the new owner write checkpoints, then wake the old one up.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Wait for the new owner's first checkpoint, then wake the old owner up.
+    let t = Instant::now();
+    loop {
+        let view = cluster.manager.task_view("orders").await.ok().flatten();
+        if view
+            .and_then(|v| v.checkpoint)
+            .is_some_and(|c| c.epoch == new_epoch)
+        {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the new owner wrote no checkpoint; logs in {}",
+            cluster.dir.0.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     signal("-CONT");
     // For a while after the wake-up, every checkpoint is the new owner's.
     let t = Instant::now();

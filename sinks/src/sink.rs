@@ -58,6 +58,16 @@ pub enum SinkError {
         what: String,
         source: Box<::rdkafka::error::KafkaError>,
     },
+    /// A message handed over by an earlier `write` was not delivered (`write` does not wait
+    /// for acknowledgements; `commit` does): the events since the last checkpoint must be sent
+    /// again, from the source.
+    #[error("sink {sink}: Kafka topic {topic}: {what}: {source}")]
+    Undelivered {
+        sink: String,
+        topic: String,
+        what: String,
+        source: Box<::rdkafka::error::KafkaError>,
+    },
     /// Another producer with the same transactional id took over: this one must stop writing.
     #[error("sink {sink}: fenced off by a newer producer with transactional id {transactional_id:?}: {detail}")]
     Fenced {
@@ -82,7 +92,10 @@ impl SinkError {
     /// transaction): retrying the last batch is not enough, the task must go back to its last
     /// checkpoint and read the source again from there.
     pub fn needs_restart(&self) -> bool {
-        matches!(self, SinkError::TransactionAborted { .. })
+        matches!(
+            self,
+            SinkError::TransactionAborted { .. } | SinkError::Undelivered { .. }
+        )
     }
 }
 

@@ -21,7 +21,7 @@ pub use kafka::{
     check_topic_name, KafkaSinkConfig, PartitionBy, TopicPart, TopicTemplate, KAFKA_FORMATS,
 };
 pub use redis::{KeyPart, KeyTemplate, RedisFormat, RedisMode, RedisSinkConfig};
-pub use validate::redact_url;
+pub use validate::{redact_url, valid_label};
 
 use crate::position::{BinlogPosition, GtidSet};
 
@@ -62,6 +62,10 @@ pub struct TaskConfig {
     /// it is full the source waits. Bounds memory whatever the row and transaction sizes.
     #[serde(default = "default_queue_max_mib")]
     pub queue_max_mib: u32,
+    /// Cluster mode: the labels a node must have (all of them) to run this task; empty: any
+    /// node. Standalone mode ignores them.
+    #[serde(default)]
+    pub node_labels: Vec<String>,
 }
 
 fn default_queue_max_mib() -> u32 {

@@ -75,6 +75,15 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
                 "the checkpoint interval is 10 to 3600000 milliseconds".into(),
             );
         }
+        for (k, label) in task.node_labels.iter().enumerate() {
+            if !valid_label(label) {
+                push(
+                    at(&format!("node_labels[{k}]")),
+                    Some(label.clone()),
+                    "a label is 1 to 64 letters, digits, `-`, `_` or `.`".into(),
+                );
+            }
+        }
         if !(1..=4096).contains(&task.queue_max_mib) {
             push(
                 at("queue_max_mib"),
@@ -141,6 +150,15 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
     } else {
         Err(ConfigErrors(errors))
     }
+}
+
+/// A node label: what `sluice node --labels` takes and a task's `node_labels` names.
+pub fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 64
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn valid_name(name: &str) -> bool {

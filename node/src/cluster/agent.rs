@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::checkpoints::CoordinatorCheckpoints;
+use super::placement;
 use super::report::StatusReporter;
 use crate::runner::{run_task, LeaseRenewer, TaskError, WriteGate};
 use crate::telemetry::{TaskObserver, Telemetry};
@@ -204,13 +205,15 @@ impl NodeAgent {
                 run.ended = Some(error);
             }
         }
-        // Claim a fair share of the unowned tasks the operator wants running.
-        let nodes = self.coordinator.nodes().await?.len().max(1);
+        // Claim a fair share of the unowned tasks the operator wants running and this node's
+        // labels allow.
+        let nodes = self.coordinator.nodes().await?;
         let wanted: Vec<&TaskView> = views
             .values()
             .filter(|v| v.desired == Some(DesiredState::Running) && v.published.is_some())
+            .filter(|v| placement::fits(&self.info, v))
             .collect();
-        let fair = wanted.len().div_ceil(nodes);
+        let fair = placement::fair_share(&wanted, &nodes);
         if self.running.len() > fair {
             // Hand the newest over: drain, checkpoint, release; another node claims it.
             if let Some(name) = self.running.keys().next_back().cloned() {

@@ -3,6 +3,7 @@
 
 mod agent;
 mod checkpoints;
+mod placement;
 mod report;
 
 pub use agent::{NodeAgent, NodeError};

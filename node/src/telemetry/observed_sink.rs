@@ -94,10 +94,10 @@ where
             _ = tokio::time::sleep(after) => {
                 let waited = started.elapsed().as_secs_f64();
                 let message = format!(
-                    "sink {name}: a write has waited {waited:.0} s for the sink to acknowledge it \
-                     (still waiting; nothing is dropped)"
+                    "sink {name}: has waited {waited:.0} s for the sink to acknowledge what it \
+                     was given (still waiting; nothing is dropped)"
                 );
-                tracing::warn!(sink = name, waited_s = waited, "Sink `{name}` has not acknowledged a write for {waited:.0} s; still waiting.");
+                tracing::warn!(sink = name, waited_s = waited, "Sink `{name}` has not acknowledged what it was given for {waited:.0} s; still waiting.");
                 board.update(task, |t| t.sink(name).failed(message, now_ms()));
             }
         }
@@ -124,14 +124,18 @@ impl Sink for ObservedSink {
 
     async fn flush(&mut self) -> Result<(), SinkError> {
         let started = Instant::now();
-        let result = self.inner.flush().await;
+        let name = self.inner.name().to_string();
+        let flush = self.inner.flush();
+        let result = stall_watch(flush, &name, &self.task, &self.board, STALL_AFTER).await;
         self.record(SinkOp::flush, started, &result);
         result
     }
 
     async fn commit(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
         let started = Instant::now();
-        let result = self.inner.commit(resume).await;
+        let name = self.inner.name().to_string();
+        let commit = self.inner.commit(resume);
+        let result = stall_watch(commit, &name, &self.task, &self.board, STALL_AFTER).await;
         self.record(SinkOp::commit, started, &result);
         result
     }

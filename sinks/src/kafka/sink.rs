@@ -15,7 +15,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+
+use futures_util::FutureExt;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -38,6 +41,11 @@ const MESSAGE_TIMEOUT_MS: &str = "300000";
 const TRANSACTION_TIMEOUT_MS: &str = "60000";
 /// A short linger batches a `write`'s messages without delaying a lone one much.
 const LINGER_MS: &str = "5";
+/// Messages in flight (handed over, not yet acknowledged) at most; `write` waits beyond.
+const MAX_IN_FLIGHT: usize = 100_000;
+/// librdkafka's local queue, at most (KiB): the bound of what a broker outage piles up in
+/// memory (its default is 1 GiB).
+const QUEUE_MAX_KBYTES: &str = "16384";
 /// How long to wait before enqueueing again when librdkafka's local queue is full.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
 /// `flush`'s bound: `write` already awaited every delivery, so this is a formality.
@@ -58,6 +66,8 @@ pub struct KafkaSink {
     held: Vec<Event>,
     /// With `exactly_once`: the transactions' state.
     exactly: Option<ExactlyOnce>,
+    /// Messages handed to librdkafka and not yet acknowledged, oldest first, with their topic.
+    in_flight: VecDeque<(DeliveryFuture, Arc<str>)>,
 }
 
 impl KafkaSink {
@@ -91,7 +101,9 @@ impl KafkaSink {
         client_config
             .set("message.timeout.ms", MESSAGE_TIMEOUT_MS)
             .set("linger.ms", LINGER_MS)
-            .set("partitioner", "murmur2_random");
+            .set("partitioner", "murmur2_random")
+            .set("queue.buffering.max.kbytes", QUEUE_MAX_KBYTES)
+            .set("queue.buffering.max.messages", "100000");
         if config.exactly_once {
             // librdkafka wants a message's timeout within its transaction's; a transaction
             // open this long is aborted by the brokers, and the task goes back to its
@@ -164,6 +176,7 @@ impl KafkaSink {
             },
             held: Vec::new(),
             exactly,
+            in_flight: VecDeque::new(),
         })
     }
 
@@ -188,36 +201,51 @@ impl KafkaSink {
             true => self.transactional(messages).await?,
             false => messages,
         };
-        let started = std::time::Instant::now();
-        let mut pending = Vec::with_capacity(messages.len());
         for message in &messages {
             match self.enqueue(message).await {
-                Ok(delivery) => pending.push(delivery),
+                Ok(delivery) => self.in_flight.push_back((delivery, message.topic.clone())),
                 Err(e) => return Err(self.lost(e).await),
             }
         }
-        for (message, delivery) in messages.iter().zip(pending) {
-            let (what, source) = match delivery.await {
+        // Collect what is acknowledged already; past the bound, wait for the oldest.
+        self.settle(MAX_IN_FLIGHT).await
+    }
+
+    /// Awaits acknowledgements until at most `keep` messages are in flight (and collects every
+    /// one already in). A failed delivery fails the whole run since the last commit: with
+    /// transactions the transaction is aborted; without, the task goes back to its checkpoint.
+    async fn settle(&mut self, keep: usize) -> Result<(), SinkError> {
+        loop {
+            let over = self.in_flight.len() > keep;
+            let Some((delivery, _)) = self.in_flight.front_mut() else {
+                break;
+            };
+            let report = if over {
+                Some(delivery.await)
+            } else {
+                delivery.now_or_never()
+            };
+            let Some(report) = report else { break };
+            let Some((_, topic)) = self.in_flight.pop_front() else {
+                break;
+            };
+            let (what, source) = match report {
                 Ok(Ok(_)) => continue,
-                Ok(Err((e, _))) => ("the message was not delivered", e),
+                Ok(Err((e, _))) => ("a message was not delivered", e),
                 Err(_canceled) => (
-                    "the producer dropped the delivery report",
+                    "the producer dropped a delivery report",
                     KafkaError::Canceled,
                 ),
             };
-            let e = SinkError::Kafka {
+            self.in_flight.clear();
+            let e = SinkError::Undelivered {
                 sink: self.name.clone(),
-                topic: message.topic.to_string(),
+                topic: topic.to_string(),
                 what: what.into(),
                 source: Box::new(source),
             };
             return Err(self.lost(e).await);
         }
-        tracing::debug!(
-            messages = messages.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "Batch acknowledged."
-        );
         Ok(())
     }
 
@@ -272,13 +300,16 @@ impl KafkaSink {
         };
         exactly.abort(&self.producer).await;
         match e {
-            SinkError::Kafka { source, what, .. } => exactly.error(&self.name, &what, *source),
+            SinkError::Kafka { source, what, .. } | SinkError::Undelivered { source, what, .. } => {
+                exactly.error(&self.name, &what, *source)
+            }
             other => other,
         }
     }
 
     /// Exactly-once: the checkpoint record and the commit of the open transaction.
     async fn commit_transaction(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
+        self.settle(0).await?;
         let Some(exactly) = self.exactly.as_mut() else {
             return Ok(());
         };
@@ -466,8 +497,9 @@ impl Sink for KafkaSink {
         exactly.stored_checkpoint(&self.name).await
     }
 
-    /// `write` already awaited every delivery; this only makes sure nothing is left queued.
+    /// Awaits every acknowledgement, then makes sure nothing is left queued.
     async fn flush(&mut self) -> Result<(), SinkError> {
+        self.settle(0).await?;
         let producer = self.producer.clone();
         // librdkafka's flush blocks the thread: keep it off the async workers.
         let flushed = tokio::task::spawn_blocking(move || producer.flush(FLUSH_TIMEOUT)).await;
@@ -523,22 +555,23 @@ mod tests {
             .await
             .expect("open without probing needs no broker");
         let users = table("shop", "users", true);
-        let e = sink.write(&[insert(&users, 1)]).await.unwrap_err();
+        // `write` hands the message over without waiting; the commit finds it undelivered
+        // (after `message.timeout.ms`, 300 ms here) and asks for a restart from the checkpoint.
+        sink.write(&[insert(&users, 1)]).await.unwrap();
+        let e = sink.flush().await.unwrap_err();
         let text = e.to_string();
         assert!(
-            text.starts_with(
-                "sink events: Kafka topic t.shop.users: the message was not delivered"
-            ),
+            text.starts_with("sink events: Kafka topic t.shop.users: a message was not delivered"),
             "{text}"
         );
-        assert!(!e.is_definite());
+        assert!(!e.is_definite() && e.needs_restart());
         // Nothing to send needs no broker.
         sink.write(&[begin(), commit(1)]).await.unwrap();
         sink.flush().await.unwrap();
     }
 
     #[tokio::test]
-    async fn maxwell_holds_an_open_transaction_and_forgets_a_failed_batch() {
+    async fn maxwell_holds_an_open_transaction_until_its_commit() {
         let mut sink = KafkaSink::open(&config("maxwell-json"), "t", false)
             .await
             .unwrap();
@@ -546,10 +579,13 @@ mod tests {
         // No commit yet: nothing is sent, the rows are held.
         sink.write(&[begin(), insert(&users, 1)]).await.unwrap();
         assert_eq!(sink.held.len(), 2);
-        // The commit arrives; the broker is unreachable, so the batch fails and is forgotten
-        // (the runner re-sends it), while the earlier rows stay held.
-        assert!(sink.write(&[commit(5)]).await.is_err());
-        assert_eq!(sink.held.len(), 2);
+        assert!(sink.in_flight.is_empty());
+        // The commit arrives: the whole transaction is handed over.
+        sink.write(&[commit(5)]).await.unwrap();
+        assert_eq!(sink.held.len(), 0);
+        assert_eq!(sink.in_flight.len(), 1, "one row message");
+        // The broker is unreachable: the commit says so.
+        assert!(sink.flush().await.unwrap_err().needs_restart());
     }
 
     #[tokio::test]
