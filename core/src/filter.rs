@@ -5,9 +5,10 @@
 //! `TableSchema` is first seen and cached by the schema's address, together with the filtered
 //! schema rows are re-pointed to when columns are removed.
 //!
-//! Begin, Commit and Incident events always pass. The checkpoint is taken from a Commit's `next`
-//! position, so a transaction whose rows are all filtered out still delivers its Begin and
-//! Commit and the checkpoint moves past it; an Incident must still stop the task.
+//! Begin, Commit and Incident events pass, except the Begin/Commit pair of a transaction whose
+//! rows were all filtered out (a busy server would otherwise fill every sink with empty
+//! transactions). The runner takes the checkpoint from the batch before filtering, so it still
+//! moves past such a transaction; an Incident must still stop the task.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -109,9 +110,11 @@ impl EventFilter {
             return;
         }
         events.retain_mut(|event| self.keep(event));
+        drop_empty_transactions(events);
     }
 
-    /// Whether `event` passes; a row event may be rewritten to fewer columns.
+    /// Whether `event` passes; a row event may be rewritten to fewer columns. Begin and
+    /// Commit always pass here; `drop_empty_transactions` then removes the pairs left empty.
     fn keep(&mut self, event: &mut Event) -> bool {
         match &mut event.kind {
             EventKind::Begin | EventKind::Commit { .. } | EventKind::Incident { .. } => true,
@@ -289,6 +292,25 @@ fn one_line(e: &regex::Error) -> String {
     }
 }
 
+/// Removes each Begin directly followed by its Commit: a transaction the filter emptied (the
+/// checkpoint is taken before filtering, so it still moves past it). A transaction split over
+/// two batches keeps its markers.
+fn drop_empty_transactions(events: &mut Vec<Event>) {
+    let mut kept = 0;
+    for i in 0..events.len() {
+        let empty_commit = matches!(events[i].kind, EventKind::Commit { .. })
+            && kept > 0
+            && matches!(events[kept - 1].kind, EventKind::Begin);
+        if empty_commit {
+            kept -= 1;
+            continue;
+        }
+        events.swap(kept, i);
+        kept += 1;
+    }
+    events.truncate(kept);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,6 +453,32 @@ mod tests {
     }
 
     #[test]
+    fn transactions_the_filter_empties_lose_their_markers_too() {
+        let mut f = filter(FiltersConfig {
+            include: strings(&["shop\\..*"]),
+            ..FiltersConfig::default()
+        });
+        let shop = table("shop", "orders", &["id"], vec![0]);
+        let other = table("crm", "leads", &["id"], vec![0]);
+        let mut events = vec![
+            begin(1),
+            row(&other, Op::Create, 2),
+            commit(3),
+            begin(4),
+            row(&shop, Op::Create, 5),
+            commit(6),
+            // Split over batches: the markers of a half seen here stay.
+            begin(7),
+            row(&other, Op::Create, 8),
+        ];
+        f.apply(&mut events);
+        assert_eq!(
+            summary(&events),
+            ["begin", "c shop.orders [id]", "commit", "begin"]
+        );
+    }
+
+    #[test]
     fn no_filters_pass_everything_untouched() {
         let mut f = filter(FiltersConfig::default());
         assert!(f.passes_everything());
@@ -473,7 +521,7 @@ mod tests {
     }
 
     #[test]
-    fn a_transaction_whose_rows_are_all_filtered_keeps_begin_and_commit() {
+    fn a_transaction_whose_rows_are_all_filtered_leaves_nothing() {
         let mut f = filter(FiltersConfig {
             include: strings(&["shop\\.orders"]),
             ..FiltersConfig::default()
@@ -485,13 +533,10 @@ mod tests {
             row(&users, Op::Delete, 3),
             commit(4),
         ];
+        // The runner takes the checkpoint from the batch before filtering, so it still moves
+        // past this transaction.
         f.apply(&mut events);
-        assert_eq!(summary(&events), ["begin", "commit"]);
-        // The checkpoint is taken from here.
-        assert_eq!(
-            events[1].resume_position(),
-            Some(&BinlogPosition::new("binlog.000001", 5))
-        );
+        assert!(events.is_empty(), "{:?}", summary(&events));
     }
 
     #[test]
@@ -529,15 +574,25 @@ mod tests {
             ddl: false,
             ..FiltersConfig::default()
         });
+        let t = table("shop", "orders", &["id"], vec![0]);
         let incident = Event {
             position: at(9),
             kind: EventKind::Incident {
                 message: "lost".into(),
             },
         };
-        let mut events = vec![ddl(1), begin(2), commit(3), incident];
+        let mut events = vec![
+            ddl(1),
+            begin(2),
+            row(&t, Op::Create, 3),
+            commit(4),
+            incident,
+        ];
         f.apply(&mut events);
-        assert_eq!(summary(&events), ["begin", "commit", "incident"]);
+        assert_eq!(
+            summary(&events),
+            ["begin", "c shop.orders [id]", "commit", "incident"]
+        );
     }
 
     #[test]

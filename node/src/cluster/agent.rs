@@ -305,7 +305,7 @@ impl NodeAgent {
     }
 
     /// Stops a task cleanly (sinks flushed, last checkpoint written) but keeps the claim.
-    async fn stop_keep_claim(&mut self, name: &str) -> Option<Ownership> {
+    async fn stop_keep_claim(&mut self, name: &str) -> Option<(Ownership, u64)> {
         let run = self.running.remove(name)?;
         let _ = run.stop.send(true);
         let mut handle = run.handle;
@@ -322,13 +322,23 @@ impl NodeAgent {
         if let Some(observer) = &run.observer {
             observer.ended(None);
         }
-        Some(run.owner)
+        Some((run.owner, run.revision))
     }
 
     /// Stops a task cleanly and releases it.
     async fn stop_gracefully(&mut self, name: &str, why: &str) {
         tracing::info!(task = %name, why, "Stopping the task.");
-        if let Some(owner) = self.stop_keep_claim(name).await {
+        if let Some((owner, revision)) = self.stop_keep_claim(name).await {
+            // A last report, so the status does not keep saying "running" once released.
+            let statuses = self.telemetry.status();
+            let status = statuses.iter().find(|s| s.name == name);
+            let mut report = self
+                .rates
+                .report(name, status, None, &self.info.id, revision);
+            report.state = "stopped".into();
+            if let Err(e) = self.coordinator.report_status(name, &owner, &report).await {
+                tracing::debug!(task = %name, error = %e, "Could not report the stop.");
+            }
             if let Err(e) = self.coordinator.release(name, &owner).await {
                 tracing::warn!(task = %name, error = %e, "Could not release the task (its claim ends with this node's session).");
             }

@@ -1,8 +1,8 @@
 //! The Kafka sink (`type = "kafka"`): every event becomes a message, in one of the message
-//! formats (`crate::formats`), in a topic named after its table. At-least-once: `write`
-//! returns only when the brokers acknowledged every message with `acks=all`, and a failed batch
-//! is re-sent whole by the runner, so a consumer may see a message twice (with the same source
-//! position) but never miss one.
+//! formats (`crate::formats`), in a topic named after its table. At-least-once: `commit`
+//! returns only when the brokers acknowledged every message with `acks=all`, and a failed
+//! delivery sends the task back to its checkpoint, so a consumer may see a message twice (with
+//! the same source position) but never miss one.
 //!
 //! Partitioning (`partition_by`):
 //! - `key` (default): the message key is the row's primary key (`Encoder::key`) and

@@ -1,9 +1,10 @@
-//! The Kafka sink: a librdkafka idempotent producer (`acks=all`), one batch at a time.
+//! The Kafka sink: a librdkafka idempotent producer (`acks=all`).
 //!
-//! Nothing is acknowledged before the brokers have it: `write` enqueues every message of the
-//! batch and then awaits each delivery report, so `flush` has nothing left (it still flushes,
-//! in case). A failed delivery returns an error and the runner re-sends the whole batch with
-//! backoff: at-least-once, and duplicates carry the same source position.
+//! `write` hands a batch's messages over and returns, keeping their delivery reports; `commit`
+//! (and `flush`) await every report, so nothing is acknowledged to the runner before the
+//! brokers have it, while batches keep flowing between checkpoints. A failed delivery, found at
+//! any later call, sends the task back to its last checkpoint (`SinkError::Undelivered`):
+//! at-least-once, and duplicates carry the same source position.
 //!
 //! At a task's first start the sink asks the brokers for metadata, so a wrong address is a
 //! clear error at once; later, librdkafka reconnects and retries by itself (for up to
