@@ -10,6 +10,11 @@ bash tests/services/start.sh
 # shellcheck disable=SC1091
 source "${SLUICE_SVC_DIR:-/tmp/sluice-svc}/env.sh"
 
+# compose.yaml: no Docker engine runs here, so it is parsed and checked, not run.
+if command -v docker-compose > /dev/null; then
+  docker-compose -f compose.yaml config -q
+fi
+
 # A build cache outside the clone lets a warm machine reuse earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sluice-target}"
 cargo test --workspace --all-targets --no-fail-fast "$@"

@@ -33,6 +33,8 @@ enum Command {
     Manager(commands::manager::ManagerArgs),
     /// Run as a cluster node: take tasks from ZooKeeper and run them.
     Node(commands::node::NodeArgs),
+    /// Drive the manager's REST API: log in, list, create, pause, resume, restart tasks.
+    Ctl(commands::ctl::CtlArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig(args) => commands::check_config::run(args),
         Command::Manager(args) => commands::manager::run(args),
         Command::Node(args) => commands::node::run(args),
+        Command::Ctl(args) => commands::ctl::run(args),
     };
     match result {
         Ok(code) => code,

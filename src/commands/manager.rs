@@ -24,8 +24,8 @@ pub struct ManagerArgs {
         default_value = "sqlite://sluice-manager.db?mode=rwc"
     )]
     store: String,
-    /// ZooKeeper, `HOST:PORT[,HOST:PORT...]`. Without it the
-    /// coordinator is in-process: the API works, but no node can see the tasks.
+    /// ZooKeeper, `HOST:PORT[,HOST:PORT...]`. Without it the coordinator is in-process: the API
+    /// works, but no node can see the tasks.
     #[arg(long)]
     zk: Option<String>,
     /// The cluster's root znode (the nodes' `--zk-root`).
@@ -37,29 +37,29 @@ pub struct ManagerArgs {
     admin_password: Option<String>,
 }
 
+/// ZooKeeper under `--zk-root` with `--zk`, else the in-process coordinator.
+async fn coordinator(args: &ManagerArgs) -> anyhow::Result<Arc<dyn Coordinator>> {
+    let Some(hosts) = &args.zk else {
+        tracing::warn!(
+            "No --zk given: the coordinator is in-process, so no node will see the tasks."
+        );
+        return Ok(Arc::new(InProcessCoordinator::new()));
+    };
+    let mut zk = ZooKeeperConfig::new(hosts.as_str());
+    zk.root = args.zk_root.clone();
+    let coordinator = ZooKeeperCoordinator::connect(&zk)
+        .await
+        .with_context(|| format!("--zk {hosts}: cannot open a ZooKeeper session"))?;
+    Ok(Arc::new(coordinator))
+}
+
 pub fn run(args: ManagerArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let coordinator: Arc<dyn Coordinator> = match &args.zk {
-            Some(hosts) => {
-                let mut zk = ZooKeeperConfig::new(hosts.as_str());
-                zk.root = args.zk_root.clone();
-                Arc::new(
-                    ZooKeeperCoordinator::connect(&zk)
-                        .await
-                        .with_context(|| format!("--zk {hosts}: cannot open a ZooKeeper session"))?,
-                )
-            }
-            None => {
-                tracing::warn!(
-                    "No --zk given: the coordinator is in-process, so no node will see the tasks."
-                );
-                Arc::new(InProcessCoordinator::new())
-            }
-        };
+        let coordinator = coordinator(&args).await?;
         let options = ManagerOptions {
             store_url: args.store.clone(),
             admin_password: args.admin_password.clone(),
@@ -70,7 +70,9 @@ pub fn run(args: ManagerArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--listen {}: cannot listen there", args.listen))?;
         tokio::select! {
             served = manager.serve(listener) => served?,
-            _ = tokio::signal::ctrl_c() => tracing::info!("Interrupted: the manager stops."),
+            _ = sluice_node::runner::shutdown_signal() => {
+                tracing::info!("Interrupted: the manager stops.")
+            }
         }
         Ok(ExitCode::SUCCESS)
     })

@@ -1,5 +1,5 @@
 //! HTTP helpers of the tests: the address a `sluice` process logged for its HTTP endpoints,
-//! and plain `GET`s of them (HTTP/1.1 over a TCP stream: no client library needed).
+//! and plain requests to them (HTTP/1.1 over a TCP stream: no client library needed).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -14,12 +14,22 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// The address the process logged (`HTTP listening on ... addr=HOST:PORT`).
 pub fn http_addr(sluice: &mut StandaloneProcess) -> String {
+    logged_addr(sluice, "HTTP listening on")
+}
+
+/// The address `sluice manager` logged (`Manager API listening on ... addr=HOST:PORT`).
+pub fn manager_addr(sluice: &mut StandaloneProcess) -> String {
+    logged_addr(sluice, "Manager API listening on")
+}
+
+/// The `addr=HOST:PORT` of the first log line holding `marker`, waited for.
+fn logged_addr(sluice: &mut StandaloneProcess, marker: &str) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
         let log = sluice.log_text();
         let found = log
             .lines()
-            .find(|l| l.contains("HTTP listening on"))
+            .find(|l| l.contains(marker))
             .and_then(|l| l.split_once("addr=").map(|(_, a)| a.to_string()));
         if let Some(rest) = found {
             return rest
@@ -31,7 +41,7 @@ pub fn http_addr(sluice: &mut StandaloneProcess) -> String {
         sluice.assert_running();
         assert!(
             Instant::now() < deadline,
-            "no `HTTP listening` line in the log:\n{log}"
+            "no `{marker}` line in the log:\n{log}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -39,27 +49,68 @@ pub fn http_addr(sluice: &mut StandaloneProcess) -> String {
 
 /// `GET path` over HTTP/1.1 with `Connection: close`: the status code and the body.
 pub fn get(addr: &str, path: &str) -> (u16, String) {
+    request(addr, "GET", path, None, None)
+}
+
+/// `METHOD path` over HTTP/1.1 with `Connection: close`, with a bearer token and a JSON body
+/// if given: the status code and the body (a chunked body decoded).
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
     let mut stream =
         TcpStream::connect(addr).unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    if method != "GET" {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    write!(stream, "{head}\r\n{body}").unwrap();
     let mut response = String::new();
     stream
         .read_to_string(&mut response)
-        .unwrap_or_else(|e| panic!("GET {path}: reading the response: {e}"));
+        .unwrap_or_else(|e| panic!("{method} {path}: reading the response: {e}"));
     let (head, body) = response
         .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("GET {path}: no header end in {response:?}"));
+        .unwrap_or_else(|| panic!("{method} {path}: no header end in {response:?}"));
     let code = head
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("GET {path}: no status code in {head:?}"));
-    (code, body.to_string())
+        .unwrap_or_else(|| panic!("{method} {path}: no status code in {head:?}"));
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (code, body)
+}
+
+/// A chunked body's content.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 /// `GET /status` as JSON.

@@ -1,7 +1,9 @@
 //! Kafka helpers of the tests: creating a topic, and a consumer that reads every partition of a
 //! topic from the beginning.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -101,4 +103,75 @@ pub async fn drain_then_stop(
         .await
         .expect("the consumer stops")
         .expect("the consumer did not panic");
+}
+
+/// The `after.id` of every message of a topic (and how many messages came), read from the
+/// beginning by a background consumer until dropped.
+pub struct TopicIds {
+    pub ids: Arc<Mutex<BTreeSet<u64>>>,
+    /// Every message, row event or not.
+    pub messages: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl TopicIds {
+    /// Starts reading every partition of `topic` at `brokers`.
+    pub fn follow(brokers: &str, topic: &str, partitions: i32) -> TopicIds {
+        let ids = Arc::new(Mutex::new(BTreeSet::new()));
+        let messages = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", brokers)
+            .set("group.id", format!("sluice-test-{topic}"))
+            .set("enable.auto.commit", "false");
+        let consumer = assigned_consumer(&config, topic, partitions);
+        let (into, count, until) = (ids.clone(), messages.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !until.load(Ordering::SeqCst) {
+                let Ok(Ok(m)) =
+                    tokio::time::timeout(Duration::from_millis(300), consumer.recv()).await
+                else {
+                    continue;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let Some(payload) = m.payload() else { continue };
+                let v: Value = serde_json::from_slice(payload).expect("JSON");
+                if let Some(id) = v["after"]["id"].as_u64() {
+                    into.lock().unwrap().insert(id);
+                }
+            }
+        });
+        TopicIds {
+            ids,
+            messages,
+            stop,
+        }
+    }
+
+    /// How many distinct ids arrived.
+    pub fn count(&self) -> usize {
+        self.ids.lock().unwrap().len()
+    }
+
+    /// `Ok` once every id of `ids` arrived; else how many are missing.
+    pub fn has_all(&self, ids: std::ops::RangeInclusive<u64>) -> Result<(), String> {
+        let got = self.ids.lock().unwrap();
+        match ids.filter(|i| !got.contains(i)).count() {
+            0 => Ok(()),
+            n => Err(format!("{n} of them missing")),
+        }
+    }
+
+    /// The ids of `ids` that arrived.
+    pub fn any_of(&self, ids: std::ops::RangeInclusive<u64>) -> Vec<u64> {
+        let got = self.ids.lock().unwrap();
+        ids.filter(|i| got.contains(i)).collect()
+    }
+}
+
+impl Drop for TopicIds {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }

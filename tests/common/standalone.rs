@@ -62,6 +62,26 @@ impl StandaloneProcess {
         StandaloneProcess { child, log }
     }
 
+    /// `sluice node` `id` in the cluster under ZooKeeper `zk` and `root`, HTTP on a free port,
+    /// with its stderr in `log`.
+    pub fn node(zk: &str, root: &str, id: &str, session_secs: u64, log: PathBuf) -> Self {
+        let args = [
+            "node",
+            "--zk",
+            zk,
+            "--zk-root",
+            root,
+            "--id",
+            id,
+            "--listen",
+            "127.0.0.1:0",
+            "--session-timeout-secs",
+            &session_secs.to_string(),
+        ]
+        .map(String::from);
+        StandaloneProcess::spawn(&args, log)
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -15,7 +15,8 @@ done
 t0=$(now)
 # openssl-sys, libz-sys and rdkafka's bundled build need these; the image usually has them.
 # openssl (the CLI) makes the TLS test's certificate; g++ and make build bundled C code.
-pkgs=(pkg-config libssl-dev zlib1g-dev openssl g++ make)
+# docker-compose (v1, no engine needed) only parses compose.yaml: scripts/test.sh checks it.
+pkgs=(pkg-config libssl-dev zlib1g-dev openssl g++ make docker-compose)
 # One apt transaction for everything missing: each apt-get run costs seconds of dpkg triggers.
 for s in "${services[@]}"; do
   read -ra more <<< "$(bash "$SVC_SCRIPTS_DIR/$s.sh" packages)"
