@@ -47,8 +47,9 @@ const MAX_IN_FLIGHT: usize = 100_000;
 /// librdkafka's local queue, at most (KiB): the bound of what a broker outage piles up in
 /// memory (its default is 1 GiB).
 const QUEUE_MAX_KBYTES: &str = "16384";
-/// How long to wait before enqueueing again when librdkafka's local queue is full.
-const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
+/// How long to wait before enqueueing again when librdkafka's local queue is full and none of
+/// its messages are this sink's to wait for.
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(1);
 /// `flush`'s bound: `write` already awaited every delivery, so this is a formality.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the first start waits for the brokers to answer.
@@ -368,7 +369,7 @@ impl KafkaSink {
     }
 
     /// Hands one message to librdkafka, waiting while its local queue is full.
-    async fn enqueue(&self, message: &Message) -> Result<DeliveryFuture, SinkError> {
+    async fn enqueue(&mut self, message: &Message) -> Result<DeliveryFuture, SinkError> {
         let position = message.position.header();
         let headers = OwnedHeaders::new().insert(Header {
             key: POSITION_HEADER,
@@ -388,9 +389,14 @@ impl KafkaSink {
             match self.producer.send_result(record) {
                 Ok(delivery) => return Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // The queue drains as brokers acknowledge: wait, never drop.
+                    // The queue drains as brokers acknowledge: wait for the oldest message in
+                    // flight (or a moment when none is ours), never drop.
                     record = back;
-                    tokio::time::sleep(QUEUE_FULL_WAIT).await;
+                    if self.in_flight.is_empty() {
+                        tokio::time::sleep(QUEUE_FULL_WAIT).await;
+                    } else {
+                        self.settle(self.in_flight.len() - 1).await?;
+                    }
                 }
                 Err((e, _)) => {
                     return Err(SinkError::Kafka {
