@@ -6,7 +6,6 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use common::http;
 use common::standalone::{StandaloneProcess, TempDir};
@@ -14,28 +13,6 @@ use common::standalone::{StandaloneProcess, TempDir};
 const ADMIN_PASSWORD: &str = "ctl-test-admin-pw";
 const SOURCE_PASSWORD: &str = "s3cret-source-pw";
 const SASL_PASSWORD: &str = "hunter2-sasl-pw";
-
-/// The manager's address, from its `Manager API listening on ... addr=HOST:PORT` log line.
-fn manager_addr(manager: &mut StandaloneProcess) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let log = manager.log_text();
-        let addr = log
-            .lines()
-            .find(|l| l.contains("Manager API listening on"))
-            .and_then(|l| l.split_once("addr="))
-            .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string));
-        if let Some(addr) = addr {
-            return addr;
-        }
-        manager.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "no `Manager API listening` line in the manager's log:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Runs `sluice ctl ARGS` with `home` as its home folder (where the token is saved).
 fn ctl(home: &Path, url: &str, args: &[&str], stdin: Option<&str>) -> Output {
@@ -116,7 +93,7 @@ fn ctl_drives_the_manager_api() {
     .map(String::from)
     .to_vec();
     let mut manager = StandaloneProcess::spawn(&args, dir.0.join("manager.log"));
-    let addr = manager_addr(&mut manager);
+    let addr = common::http::manager_addr(&mut manager);
     let url = format!("http://{addr}");
 
     // Not logged in: refused, with the hint.
