@@ -383,10 +383,21 @@ impl BinlogSource {
                 };
             }
         }
+        // A position inside an event that the server does not catch itself: it reads some
+        // bytes there as an event length and sends a "packet" no client accepts. Before the
+        // first event from a position, that is the position's fault, not the network's.
+        let text = e.to_string();
+        if self.events_since_connect == 0 && text.contains("larger than max_allowed_packet") {
+            return SourceError::BadStartPosition {
+                source_name: self.settings.name.clone(),
+                position: self.resume.to_string(),
+                detail: format!("the first event read from there is not an event ({text})"),
+            };
+        }
         SourceError::StreamLost {
             source_name: self.settings.name.clone(),
             position: self.resume.to_string(),
-            detail: e.to_string(),
+            detail: text,
         }
     }
 
