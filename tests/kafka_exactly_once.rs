@@ -20,11 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mysql_async::prelude::Queryable;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+
 use rdkafka::message::Headers;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Message};
 use serde_json::Value;
 
 const PARTITIONS: i32 = 3;
@@ -37,30 +35,6 @@ fn brokers() -> String {
 fn run_id() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     format!("{}x{}", now.as_millis(), std::process::id())
-}
-
-async fn create_topic(topic: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("an admin client");
-    let topics = [NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))];
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = tokio::time::timeout(
-        Duration::from_secs(20),
-        admin.create_topics(&topics, &options),
-    )
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "the Kafka test broker is not reachable at {}: `bash tests/services/start.sh`",
-            brokers()
-        )
-    })
-    .expect("create_topics");
-    for r in results {
-        r.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
-    }
 }
 
 /// One exactly-once task reading `db` into `topic`.
@@ -100,21 +74,14 @@ struct Row {
 
 /// Reads `topic` with `isolation.level=read_committed` from the beginning until `stop`.
 async fn consume(topic: String, group: String, rows: Arc<Mutex<Vec<Row>>>, stop: Arc<AtomicBool>) {
-    let consumer: StreamConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", brokers())
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .expect("a consumer");
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        assignment
-            .add_partition_offset(&topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&assignment).expect("assign");
+        .set("session.timeout.ms", "6000");
+    let consumer = common::kafka::assigned_consumer(&config, &topic, PARTITIONS);
     while !stop.load(Ordering::SeqCst) {
         let m = match tokio::time::timeout(Duration::from_millis(300), consumer.recv()).await {
             Err(_) => continue,
@@ -220,7 +187,7 @@ async fn scenario(tag: &str, rows_to_insert: u64, server_id: u32) -> Scenario {
     .await
     .unwrap();
     let topic = format!("eos{run}");
-    create_topic(&topic).await;
+    common::kafka::create_topic(&brokers(), &topic, PARTITIONS).await;
     let start = common::binlog_end(&mut root).await;
     let dir = TempDir::new(tag);
     let config = write_config(&dir.0, &db, &start, &topic, &run, server_id);

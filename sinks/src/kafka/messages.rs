@@ -81,9 +81,14 @@ impl MessagePosition {
 
     /// Stream order: binlog file (by its numeric suffix), offset, row, tombstone last.
     pub fn is_after(&self, other: &MessagePosition) -> bool {
+        let within = (self.pos, self.row, self.sub) > (other.pos, other.row, other.sub);
+        // Almost always the same file: compare without building positions.
+        if self.file == other.file {
+            return within;
+        }
         let file = |f: &str| sluice_core::BinlogPosition::new(f, 0);
         let (a, b) = (file(&self.file), file(&other.file));
-        (a, self.pos, self.row, self.sub) > (b, other.pos, other.row, other.sub)
+        a > b || (a == b && within)
     }
 }
 
