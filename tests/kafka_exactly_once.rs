@@ -435,3 +435,70 @@ async fn a_frozen_owner_is_fenced_off_by_its_successor() {
     let messages = s.check(&mut second).await;
     eprintln!("{messages} row messages, each change exactly once");
 }
+
+/// The zombie of the test above, when the broker does not say it was fenced: Tansu answers a
+/// fenced producer's `EndTxn` by closing the connection, so the woken owner's commit times out
+/// and its task goes back to its checkpoint with the sink opened again. That re-opened sink
+/// must not register the transactional id again (it would fence the successor off in turn):
+/// it reads the last owner claim and stops as fenced when another run claimed the id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopened_sink_stops_when_another_run_claimed_the_id() {
+    use sluice_core::config::KafkaSinkConfig;
+    use sluice_sinks::kafka::KafkaSink;
+    use sluice_sinks::Sink;
+
+    let run = run_id();
+    let config = KafkaSinkConfig {
+        name: Some("k".into()),
+        brokers: brokers(),
+        topic: format!("claims-{run}"),
+        format: "sluice".into(),
+        partition_by: "key".into(),
+        tombstones: false,
+        exactly_once: true,
+        transactional_id: Some(format!("claims-test-{run}")),
+        checkpoint_topic: format!("ckpt-claims-{run}"),
+        properties: Default::default(),
+    };
+    // The run's first open claims the id; re-opening within the same run finds its own claim.
+    let mut first = KafkaSink::open(&config, "claims", true).await.unwrap();
+    assert_eq!(first.stored_checkpoint().await.unwrap(), None);
+    drop(first);
+    let mut again = KafkaSink::open(&config, "claims", false).await.unwrap();
+    again
+        .stored_checkpoint()
+        .await
+        .expect("its own claim is the last one");
+    drop(again);
+    // A successor elsewhere claims the id (what its sink writes right after
+    // `init_transactions`)...
+    let producer: rdkafka::producer::FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .unwrap();
+    let key = format!("claims-test-{run}#owner");
+    let value = br#"{"owner":"other-host/pid 1/1/0","at_ms":1}"#;
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(&config.checkpoint_topic)
+                .partition(0)
+                .key(&key)
+                .payload(&value[..]),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    // ...so this run's next re-open stops, fenced, without registering the id again.
+    let mut zombie = KafkaSink::open(&config, "claims", false).await.unwrap();
+    let e = zombie
+        .stored_checkpoint()
+        .await
+        .expect_err("another run claimed the id");
+    assert!(e.is_definite(), "fenced is definite: {e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("fenced") && text.contains("other-host/pid 1/1/0"),
+        "{text}"
+    );
+}

@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use sluice_core::BinlogPosition;
 
 use super::messages::{MessagePosition, POSITION_HEADER};
+use super::owner_claim::{self, OwnerClaim, Run};
 use crate::SinkError;
 
 /// How long the blocking transaction calls may take.
@@ -61,6 +62,8 @@ pub(super) struct ExactlyOnce {
     /// Per partition, the position of its last committed message when this sink started
     /// (`None`: empty). Messages at or before it were delivered by an earlier run.
     delivered: HashMap<(Arc<str>, i32), Option<MessagePosition>>,
+    /// The run of the task this sink belongs to (see `owner_claim.rs`).
+    run: Run,
 }
 
 impl ExactlyOnce {
@@ -69,6 +72,7 @@ impl ExactlyOnce {
         checkpoint_topic: String,
         brokers: &str,
         properties: &std::collections::BTreeMap<String, String>,
+        first_open: bool,
     ) -> ExactlyOnce {
         let mut consumer_config = ClientConfig::new();
         for (key, value) in properties {
@@ -93,6 +97,7 @@ impl ExactlyOnce {
             // Reads at start are short: do not let the broker hold a fetch for long.
             .set("fetch.wait.max.ms", "50")
             .set("isolation.level", "read_committed");
+        let run = owner_claim::run_for(&transactional_id, first_open);
         ExactlyOnce {
             transactional_id,
             checkpoint_topic,
@@ -101,22 +106,113 @@ impl ExactlyOnce {
             open: false,
             partitions: HashMap::new(),
             delivered: HashMap::new(),
+            run,
         }
     }
 
     /// Registers the transactional id with the brokers (once per producer): fences off any
-    /// earlier producer with the same id.
+    /// earlier producer with the same id, and claims the id for this run of the task. A run
+    /// that claimed the id before first checks that no other run claimed it since.
     pub async fn init(&mut self, sink: &str, producer: &FutureProducer) -> Result<(), SinkError> {
         if self.initialized {
             return Ok(());
+        }
+        if self.run.claimed {
+            self.confirm_claim(sink).await?;
         }
         let p = producer.clone();
         let result = blocking(move || p.init_transactions(TXN_TIMEOUT)).await;
         result.map_err(|e| self.error(sink, "init_transactions", e))?;
         self.ensure_checkpoint_topic(sink).await?;
+        self.claim(sink, producer).await?;
         self.initialized = true;
         tracing::info!(transactional_id = %self.transactional_id, "Kafka transactions ready; earlier producers with this id are fenced off.");
         Ok(())
+    }
+
+    /// Commits this run's claim record in a transaction of its own.
+    async fn claim(&mut self, sink: &str, producer: &FutureProducer) -> Result<(), SinkError> {
+        let key = owner_claim::claim_key(&self.transactional_id);
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let value = OwnerClaim::record(&self.run.name, at_ms);
+        producer
+            .begin_transaction()
+            .map_err(|e| self.error(sink, "begin_transaction (owner claim)", e))?;
+        let record = rdkafka::producer::FutureRecord::to(&self.checkpoint_topic)
+            .partition(0)
+            .key(&key)
+            .payload(&value);
+        let sent = producer
+            .send(record, TXN_TIMEOUT)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| e);
+        let p = producer.clone();
+        let result = match sent {
+            Ok(()) => blocking(move || p.commit_transaction(TXN_TIMEOUT)).await,
+            Err(e) => {
+                let _ = blocking(move || p.abort_transaction(TXN_TIMEOUT)).await;
+                Err(e)
+            }
+        };
+        result.map_err(|e| self.error(sink, "claiming the transactional id", e))?;
+        owner_claim::claimed(&self.transactional_id, &self.run.name);
+        self.run.claimed = true;
+        Ok(())
+    }
+
+    /// Fenced when another run claimed the id after this one did.
+    async fn confirm_claim(&self, sink: &str) -> Result<(), SinkError> {
+        let key = owner_claim::claim_key(&self.transactional_id);
+        let last = self
+            .last_record(key)
+            .await
+            .map_err(|source| SinkError::Kafka {
+                sink: sink.to_string(),
+                topic: self.checkpoint_topic.clone(),
+                what: "cannot read the last owner claim (checked before registering the \
+                       transactional id again)"
+                    .into(),
+                source: Box::new(source),
+            })?;
+        let claim = last.and_then(|bytes| serde_json::from_slice::<OwnerClaim>(&bytes).ok());
+        match claim {
+            Some(claim) if claim.owner != self.run.name => Err(SinkError::Fenced {
+                sink: sink.to_string(),
+                transactional_id: self.transactional_id.clone(),
+                detail: format!(
+                    "run `{}` claimed the transactional id at {} ms (Unix time) after this run \
+                     (`{}`) did: a successor took the task over",
+                    claim.owner, claim.at_ms, self.run.name
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The value of the last committed record with `key` in the checkpoint topic.
+    async fn last_record(&self, key: String) -> Result<Option<Vec<u8>>, KafkaError> {
+        let config = self.consumer_config.clone();
+        let topic = self.checkpoint_topic.clone();
+        blocking(move || -> Result<Option<Vec<u8>>, KafkaError> {
+            let consumer: BaseConsumer = config.create()?;
+            let (low, high) = match consumer.fetch_watermarks(&topic, 0, REQUEST_TIMEOUT) {
+                Ok(w) => w,
+                // No checkpoint topic yet: nothing was ever committed.
+                Err(KafkaError::MetadataFetch(
+                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownPartition,
+                )) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            last_matching(&consumer, &topic, 0, low, high, |m| {
+                (m.key() == Some(key.as_bytes()))
+                    .then(|| m.payload().map(<[u8]>::to_vec))
+                    .flatten()
+            })
+        })
+        .await
     }
 
     /// Creates the checkpoint topic (one partition, compacted) unless it exists: a topic the
@@ -268,33 +364,16 @@ impl ExactlyOnce {
 
     /// The position of the last committed checkpoint record of this transactional id.
     pub async fn stored_checkpoint(&self, sink: &str) -> Result<Option<BinlogPosition>, SinkError> {
-        let config = self.consumer_config.clone();
-        let topic = self.checkpoint_topic.clone();
-        let key = self.transactional_id.clone();
         let sink_name = sink.to_string();
-        let last = blocking(move || -> Result<Option<Vec<u8>>, KafkaError> {
-            let consumer: BaseConsumer = config.create()?;
-            let (low, high) = match consumer.fetch_watermarks(&topic, 0, REQUEST_TIMEOUT) {
-                Ok(w) => w,
-                // No checkpoint topic yet: nothing was ever committed.
-                Err(KafkaError::MetadataFetch(
-                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownPartition,
-                )) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            last_matching(&consumer, &topic, 0, low, high, |m| {
-                (m.key() == Some(key.as_bytes()))
-                    .then(|| m.payload().map(<[u8]>::to_vec))
-                    .flatten()
-            })
-        })
-        .await
-        .map_err(|source| SinkError::Kafka {
-            sink: sink_name.clone(),
-            topic: self.checkpoint_topic.clone(),
-            what: "cannot read the stored checkpoint".into(),
-            source: Box::new(source),
-        })?;
+        let last = self
+            .last_record(self.transactional_id.clone())
+            .await
+            .map_err(|source| SinkError::Kafka {
+                sink: sink_name.clone(),
+                topic: self.checkpoint_topic.clone(),
+                what: "cannot read the stored checkpoint".into(),
+                source: Box::new(source),
+            })?;
         let Some(bytes) = last else { return Ok(None) };
         let record: CheckpointRecord =
             serde_json::from_slice(&bytes).map_err(|e| SinkError::Fenced {

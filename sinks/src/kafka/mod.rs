@@ -23,6 +23,7 @@
 mod exactly_once;
 mod messages;
 mod murmur2;
+mod owner_claim;
 mod sink;
 #[cfg(test)]
 mod test_events;

@@ -73,12 +73,28 @@ pub struct KafkaSink {
 }
 
 impl KafkaSink {
-    /// Sets the producer up for task `task`. `probe`: ask the brokers for metadata now, so an
-    /// unreachable broker list is reported at once (a task's first start).
+    /// How long librdkafka will try to deliver a message of a sink with `config` (its
+    /// `message.timeout.ms`).
+    pub fn message_timeout(config: &KafkaSinkConfig) -> Duration {
+        let default = if config.exactly_once {
+            TRANSACTION_TIMEOUT_MS
+        } else {
+            MESSAGE_TIMEOUT_MS
+        };
+        let ms = config
+            .properties
+            .get("message.timeout.ms")
+            .map_or(default, String::as_str);
+        Duration::from_millis(ms.parse().unwrap_or(300_000))
+    }
+
+    /// Sets the producer up for task `task`. `first_open`: the first open of a task's run (not
+    /// a re-open after a failure): ask the brokers for metadata now, so an unreachable broker
+    /// list is reported at once, and start a new run of the exactly-once owner claim.
     pub async fn open(
         config: &KafkaSinkConfig,
         task: &str,
-        probe: bool,
+        first_open: bool,
     ) -> Result<KafkaSink, SinkError> {
         let name = config.name().to_string();
         let span = tracing::info_span!("sink", sink = %name, kind = "kafka");
@@ -132,10 +148,11 @@ impl KafkaSink {
                 config.checkpoint_topic.clone(),
                 &config.brokers,
                 &config.properties,
+                first_open,
             )
         });
         let producer = create(&name, &config.topic, &client_config)?;
-        if probe {
+        if first_open {
             let p = producer.clone();
             let answered =
                 tokio::task::spawn_blocking(move || p.client().fetch_metadata(None, PROBE_TIMEOUT))
