@@ -1,6 +1,14 @@
 # Sluice in a container: `docker build -t sluice:local .`; compose.yaml runs a whole demo cluster.
 # The image runs `sluice` (any subcommand) as an unprivileged user, with /data as its home.
 
+# The web UI (web/ -> web/dist), which the manager embeds in the binary.
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 FROM rust:1-bookworm AS builder
 # librdkafka is built from source by rdkafka (its default features: make and a C/C++ compiler,
 # zlib; no cmake, no curl); openssl-sys links libssl (MySQL and Redis TLS). The rust image has
@@ -10,6 +18,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+COPY --from=web /web/dist web/dist
 RUN cargo build --release --locked --bin sluice \
     && install -m 0755 target/release/sluice /usr/local/bin/sluice
 

@@ -15,6 +15,9 @@ if command -v docker-compose > /dev/null; then
   docker-compose -f compose.yaml config -q
 fi
 
+# The web UI first: the manager embeds web/dist in the binary the tests run.
+bash scripts/build-web.sh
+
 # A build cache outside the clone lets a warm machine reuse earlier builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sluice-target}"
 cargo test --workspace --all-targets --no-fail-fast "$@"

@@ -48,23 +48,12 @@ struct ManagerProcess {
 
 impl ManagerProcess {
     fn start(dir: &TempDir, root: &str, n: u32) -> ManagerProcess {
-        let store = format!("sqlite://{}/m.db?mode=rwc", dir.0.display());
-        let args = [
-            "manager",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            &store,
-            "--zk",
-            &zk(),
-            "--zk-root",
-            root,
-            "--admin-password",
+        let (process, addr) = StandaloneProcess::manager(
+            &dir.0,
+            Some((&zk(), root)),
             ADMIN_PASSWORD,
-        ]
-        .map(String::from);
-        let mut process = StandaloneProcess::spawn(&args, dir.0.join(format!("manager{n}.log")));
-        let addr = http::manager_addr(&mut process);
+            dir.0.join(format!("manager{n}.log")),
+        );
         ManagerProcess { process, addr }
     }
 }
@@ -95,24 +84,13 @@ impl Cluster {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> (u16, Value) {
-        let body = body.map(Value::to_string);
-        let (code, text) = http::request(
-            &self.manager.addr,
-            method,
-            &format!("/api/v1{path}"),
-            token,
-            body.as_deref(),
-        );
-        let json = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-        self.responses.push(text);
-        (code, json)
+        let (code, body) = http::api(&self.manager.addr, method, path, token, body);
+        self.responses.push(body.to_string());
+        (code, body)
     }
 
     fn login(&mut self, user: &str, password: &str) -> String {
-        let body = json!({"user": user, "password": password});
-        let (code, body) = self.call("POST", "/login", None, Some(&body));
-        assert_eq!(code, 200, "login {user}: {body}");
-        body["token"].as_str().expect("a token").to_string()
+        http::login(&self.manager.addr, user, password)
     }
 
     /// `POST /tasks/TASK/{verb}` (`pause`, `resume`), answered with desired state `desired`.

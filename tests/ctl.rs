@@ -80,20 +80,8 @@ fn ctl_drives_the_manager_api() {
     let dir = TempDir::new("ctl");
     let home = dir.0.join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let store = format!("sqlite://{}?mode=rwc", dir.0.join("manager.db").display());
-    let args: Vec<String> = [
-        "manager",
-        "--listen",
-        "127.0.0.1:0",
-        "--store",
-        &store,
-        "--admin-password",
-        ADMIN_PASSWORD,
-    ]
-    .map(String::from)
-    .to_vec();
-    let mut manager = StandaloneProcess::spawn(&args, dir.0.join("manager.log"));
-    let addr = common::http::manager_addr(&mut manager);
+    let (mut manager, addr) =
+        StandaloneProcess::manager(&dir.0, None, ADMIN_PASSWORD, dir.0.join("manager.log"));
     let url = format!("http://{addr}");
 
     // Not logged in: refused, with the hint.

@@ -5,14 +5,18 @@
 //! - `store/`: the tables and their queries, migrations embedded;
 //! - `auth.rs`: password hashes and tokens; `secrets.rs`: what responses never show;
 //! - `publish.rs`: store -> coordinator, retried in the background;
-//! - `api/`: the axum routes, one file per resource.
+//! - `probe.rs`: the contract for testing a task's connections and previewing its events;
+//! - `api/`: the axum routes, one file per resource;
+//! - `web_ui.rs`: the web UI at `/`, built from `web/` and embedded in the binary.
 
 pub mod api;
 pub mod auth;
 mod error;
+pub mod probe;
 pub mod publish;
 pub mod secrets;
 pub mod store;
+mod web_ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +26,7 @@ use tokio::net::TcpListener;
 
 pub use api::AppState;
 pub use error::ManagerError;
+use probe::TaskProbe;
 use publish::Publisher;
 use store::Store;
 
@@ -34,6 +39,8 @@ pub struct ManagerOptions {
     pub store_url: String,
     /// The first admin's password, used only when the store has no user yet.
     pub admin_password: Option<String>,
+    /// Tests connections and previews events for the API; `None`: those endpoints answer 501.
+    pub probe: Option<Arc<dyn TaskProbe>>,
 }
 
 /// A manager ready to serve: store open and migrated, first admin in place.
@@ -54,6 +61,7 @@ impl Manager {
                 store,
                 coordinator,
                 publisher,
+                probe: options.probe.clone(),
             },
         })
     }
@@ -70,8 +78,8 @@ impl Manager {
             .map(|a| a.to_string())
             .unwrap_or_default();
         let retry = self.state.publisher.clone().spawn_retry_loop(RETRY_EVERY);
-        tracing::info!(%addr, "Manager API listening on http://{addr}/api/v1.");
-        let served = axum::serve(listener, api::router(self.state)).await;
+        tracing::info!(%addr, "Manager API listening on http://{addr}/api/v1, web UI on http://{addr}/.");
+        let served = axum::serve(listener, api::router(self.state).merge(web_ui::router())).await;
         retry.abort();
         served.map_err(|error| ManagerError::Serve { addr, error })
     }

@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod error;
+pub mod probe;
 pub mod runner;
 pub mod source;
 pub mod telemetry;

@@ -63,6 +63,9 @@ pub fn run(args: ManagerArgs) -> anyhow::Result<ExitCode> {
         let options = ManagerOptions {
             store_url: args.store.clone(),
             admin_password: args.admin_password.clone(),
+            // Connection tests and previews run in this process, with the node's source and
+            // sink code.
+            probe: Some(Arc::new(sluice_node::probe::NodeProbe)),
         };
         let manager = Manager::open(&options, coordinator).await?;
         let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -99,6 +99,37 @@ pub fn request(
     (code, body)
 }
 
+/// `METHOD /api/v1{path}` on the manager at `addr`: the status code and the body as JSON (a
+/// body that is not JSON as a JSON string).
+pub fn api(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let body = body.map(Value::to_string);
+    let (code, text) = request(
+        addr,
+        method,
+        &format!("/api/v1{path}"),
+        token,
+        body.as_deref(),
+    );
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Logs `user` in at the manager at `addr`: the token.
+pub fn login(addr: &str, user: &str, password: &str) -> String {
+    let body = serde_json::json!({"user": user, "password": password});
+    let (code, body) = api(addr, "POST", "/login", None, Some(&body));
+    assert_eq!(code, 200, "login {user}: {body}");
+    body["token"].as_str().expect("a token").to_string()
+}
+
 /// A chunked body's content.
 fn dechunk(mut rest: &str) -> String {
     let mut out = String::new();

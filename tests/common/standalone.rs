@@ -82,6 +82,27 @@ impl StandaloneProcess {
         StandaloneProcess::spawn(&args, log)
     }
 
+    /// `sluice manager` on a free port with a SQLite store `manager.db` in `dir` and the first
+    /// admin's password, on ZooKeeper `(hosts, root)` if given, with its stderr in `log`; and
+    /// its API address once it listens.
+    pub fn manager(
+        dir: &Path,
+        zk: Option<(&str, &str)>,
+        admin_password: &str,
+        log: PathBuf,
+    ) -> (StandaloneProcess, String) {
+        let store = format!("sqlite://{}?mode=rwc", dir.join("manager.db").display());
+        let mut args = vec!["manager", "--listen", "127.0.0.1:0", "--store", &store];
+        if let Some((hosts, root)) = zk {
+            args.extend(["--zk", hosts, "--zk-root", root]);
+        }
+        args.extend(["--admin-password", admin_password]);
+        let args: Vec<String> = args.into_iter().map(String::from).collect();
+        let mut process = StandaloneProcess::spawn(&args, log);
+        let addr = super::http::manager_addr(&mut process);
+        (process, addr)
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -17,6 +17,10 @@ t0=$(now)
 # openssl (the CLI) makes the TLS test's certificate; g++ and make build bundled C code.
 # docker-compose (v1, no engine needed) only parses compose.yaml: scripts/test.sh checks it.
 pkgs=(pkg-config libssl-dev zlib1g-dev openssl g++ make docker-compose)
+# The full install (no service named, as scripts/test.sh asks) adds chromium, with a font for
+# legible screenshots, for the web UI's browser tests (tests/web_ui.rs through playwright-core,
+# which downloads no browser of its own).
+[ "$#" -eq 0 ] && pkgs+=(chromium fonts-dejavu-core)
 # One apt transaction for everything missing: each apt-get run costs seconds of dpkg triggers.
 for s in "${services[@]}"; do
   read -ra more <<< "$(bash "$SVC_SCRIPTS_DIR/$s.sh" packages)"

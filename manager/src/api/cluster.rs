@@ -10,7 +10,7 @@ use sluice_core::BinlogPosition;
 
 use super::{body, ApiError, AppState, Caller};
 use crate::secrets::redacted;
-use crate::store::{now_ms, AuditEntry};
+use crate::store::{now_ms, AuditEntry, TaskRecord};
 
 pub async fn nodes(
     State(state): State<AppState>,
@@ -36,20 +36,27 @@ pub async fn status(
         .get_task(&name)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("task {name} not found")))?;
+    Ok(Json(task_status(&state, &task).await?))
+}
+
+/// A stored task with the coordinator's view of it, secrets hidden: the body of the status
+/// route and each task of the overview.
+pub async fn task_status(state: &AppState, task: &TaskRecord) -> Result<Value, ApiError> {
+    let name = &task.name;
     let view = state
         .coordinator
-        .task_view(&name)
+        .task_view(name)
         .await
         .map_err(|e| ApiError::coordinator(&format!("task {name}: reading its status"), &e))?;
     let coordinator = serde_json::to_value(&view)
         .map_err(|e| ApiError::Internal(format!("task {name}: status not serialisable: {e}")))?;
-    Ok(Json(json!({
+    Ok(json!({
         "name": name,
         "revision": task.revision,
         "published_revision": task.published_revision,
         "desired": task.desired,
         "coordinator": redacted(&coordinator),
-    })))
+    }))
 }
 
 #[derive(Deserialize)]

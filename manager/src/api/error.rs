@@ -24,6 +24,12 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("{0}")]
     CoordinatorUnavailable(String),
+    /// A service the request names (a task's source) failed or refused.
+    #[error("{0}")]
+    BadGateway(String),
+    /// This manager cannot do what the route asks (no probe was given to it).
+    #[error("{0}")]
+    NotImplemented(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -66,6 +72,8 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::CoordinatorUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -7,9 +7,13 @@ mod body;
 mod cluster;
 mod error;
 mod openapi;
+mod overview;
+mod probe;
 mod session;
+mod stream;
 mod tasks;
 mod users;
+mod validate;
 
 use std::sync::Arc;
 
@@ -20,6 +24,7 @@ use sluice_core::coordination::Coordinator;
 pub use error::ApiError;
 pub use session::Caller;
 
+use crate::probe::TaskProbe;
 use crate::publish::Publisher;
 use crate::store::Store;
 
@@ -29,6 +34,8 @@ pub struct AppState {
     pub store: Store,
     pub coordinator: Arc<dyn Coordinator>,
     pub publisher: Arc<Publisher>,
+    /// Connection tests and previews; `None` answers 501.
+    pub probe: Option<Arc<dyn TaskProbe>>,
 }
 
 /// Every route, as (method, path in OpenAPI form): the OpenAPI test checks each is documented
@@ -40,6 +47,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/users"),
     ("get", "/api/v1/tasks"),
     ("post", "/api/v1/tasks"),
+    ("post", "/api/v1/tasks/validate"),
     ("get", "/api/v1/tasks/{name}"),
     ("put", "/api/v1/tasks/{name}"),
     ("delete", "/api/v1/tasks/{name}"),
@@ -51,6 +59,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/tasks/{name}/revisions/{revision}"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/nodes"),
+    ("get", "/api/v1/overview"),
+    ("get", "/api/v1/stream"),
+    ("post", "/api/v1/connections/test"),
+    ("post", "/api/v1/preview"),
 ];
 
 /// The API's routes.
@@ -60,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(session::login))
         .route("/users", get(users::list).post(users::create))
         .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/validate", post(validate::validate))
         .route(
             "/tasks/{name}",
             get(tasks::get).put(tasks::update).delete(tasks::delete),
@@ -72,6 +85,10 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{name}/revisions/{revision}", get(tasks::revision))
         .route("/audit", get(audit::list))
         .route("/nodes", get(cluster::nodes))
+        .route("/overview", get(overview::overview))
+        .route("/stream", get(stream::stream))
+        .route("/connections/test", post(probe::test_connections))
+        .route("/preview", post(probe::preview))
         .fallback(error::not_found);
     Router::new().nest("/api/v1", api).with_state(state)
 }

@@ -57,7 +57,10 @@ fn not_found(name: &str) -> ApiError {
 
 /// Validates a config body: secrets merged with the stored ones (`stored` for an update),
 /// then the same checks as a config file. Returns the config to store and its parsed form.
-fn validated(text: &str, stored: Option<&Value>) -> Result<(Value, TaskConfig), ApiError> {
+pub(super) fn validated(
+    text: &str,
+    stored: Option<&Value>,
+) -> Result<(Value, TaskConfig), ApiError> {
     let mut config: Value = serde_json::from_str(text)
         .map_err(|e| ApiError::field("(top level)", None, e.to_string()))?;
     let mut errors: Vec<FieldError> = keep_stored_secrets(&mut config, stored);
@@ -69,6 +72,27 @@ fn validated(text: &str, stored: Option<&Value>) -> Result<(Value, TaskConfig), 
             Err(ApiError::Invalid(errors))
         }
     }
+}
+
+/// [`validated`] with the secrets of stored task `from` (`?task=NAME`) filling the ones the
+/// body writes `***` or leaves out, as an update would keep them; 404 if it does not exist.
+pub(super) async fn validated_against(
+    state: &AppState,
+    from: Option<&str>,
+    text: &str,
+) -> Result<(Value, TaskConfig), ApiError> {
+    let stored = match from {
+        Some(name) => Some(
+            state
+                .store
+                .get_task(name)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("task {name} not found (?task=)")))?
+                .config,
+        ),
+        None => None,
+    };
+    validated(text, stored.as_ref())
 }
 
 /// Stores nothing new: publishes the stored task and reads it back with the outcome.

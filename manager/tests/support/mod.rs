@@ -1,6 +1,8 @@
 //! The API test harness: a manager on a fresh store (a temporary SQLite file, or a new
 //! PostgreSQL database on the test server of `tests/services/postgres.sh`), with an in-process
 //! coordinator, served on 127.0.0.1:0 and called over HTTP.
+// Each test file uses a part of the harness.
+#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use sluice_core::coordination::InProcessCoordinator;
+use sluice_manager::probe::TaskProbe;
 use sluice_manager::{AppState, Manager, ManagerOptions};
 use sqlx::Connection;
 
@@ -56,6 +59,11 @@ fn unique_name() -> String {
 
 impl Harness {
     pub async fn start(kind: StoreKind) -> Harness {
+        Harness::start_with_probe(kind, None).await
+    }
+
+    /// A manager whose connection tests and previews go to `probe` (`None`: they answer 501).
+    pub async fn start_with_probe(kind: StoreKind, probe: Option<Arc<dyn TaskProbe>>) -> Harness {
         let name = unique_name();
         let (store_url, cleanup) = match kind {
             StoreKind::Sqlite => {
@@ -94,6 +102,7 @@ impl Harness {
             &ManagerOptions {
                 store_url,
                 admin_password: Some(ADMIN_PASSWORD.into()),
+                probe,
             },
             coordinator.clone(),
         )
@@ -160,6 +169,33 @@ impl Harness {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// Opens `GET path` as `token`, to read Server-Sent Events from.
+    pub async fn open_events(&self, path: &str, token: Option<&str>) -> EventStream {
+        let mut request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .client
+            .request(request.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        EventStream {
+            status: response.status(),
+            content_type,
+            body: response.into_body(),
+            text: String::new(),
+        }
+    }
+
     /// `GET path` as `token`.
     pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
         self.call("GET", path, Some(token), None).await
@@ -202,6 +238,46 @@ impl Harness {
                     .execute(&mut conn)
                     .await
                     .expect("DROP DATABASE of the test");
+            }
+        }
+    }
+}
+
+/// A response read as Server-Sent Events.
+pub struct EventStream {
+    pub status: StatusCode,
+    pub content_type: String,
+    body: hyper::body::Incoming,
+    text: String,
+}
+
+impl EventStream {
+    /// The next named event as `(event, data)` (comments and keep-alives skipped); `None` if
+    /// the stream ends or nothing comes within `within`.
+    pub async fn next(&mut self, within: std::time::Duration) -> Option<(String, String)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.text.find("\n\n") {
+                let block: String = self.text.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .filter_map(|l| l.strip_prefix(name))
+                        .map(str::trim_start)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                let event = field("event:");
+                if !event.is_empty() {
+                    return Some((event, field("data:")));
+                }
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .ok()??
+                .ok()?;
+            if let Ok(data) = frame.into_data() {
+                self.text.push_str(&String::from_utf8_lossy(&data));
             }
         }
     }

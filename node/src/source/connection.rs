@@ -444,7 +444,8 @@ enum Resolved {
     Gtid(GtidSet),
 }
 
-async fn connect(name: &str, opts: &Opts) -> Result<Conn, SourceError> {
+/// Opens a connection; a refused login is a definite precondition failure, the rest transient.
+pub(crate) async fn connect(name: &str, opts: &Opts) -> Result<Conn, SourceError> {
     Conn::new(opts.clone()).await.map_err(|e| match &e {
         // 1045: access denied; 1044: no access to database. Retrying cannot fix a login.
         mysql_async::Error::Server(s) if s.code == 1045 || s.code == 1044 => {
@@ -462,7 +463,11 @@ async fn connect(name: &str, opts: &Opts) -> Result<Conn, SourceError> {
     })
 }
 
-async fn check_preconditions(name: &str, conn: &mut Conn) -> Result<ServerInfo, SourceError> {
+/// Runs the server checks of `preconditions.rs`, as source errors naming `name`.
+pub(crate) async fn check_preconditions(
+    name: &str,
+    conn: &mut Conn,
+) -> Result<ServerInfo, SourceError> {
     preconditions::check(conn).await.map_err(|e| match e {
         CheckError::Failed(failure) => SourceError::Precondition {
             source_name: name.to_string(),

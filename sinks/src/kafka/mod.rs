@@ -18,15 +18,17 @@
 //! to a fixed topic, without a key.
 //!
 //! Files: `topic.rs` (the topic of an event), `messages.rs` (events to messages), `sink.rs`
-//! (the producer and the `Sink`).
+//! (the producer and the `Sink`), `probe.rs` (the connection test of the manager's API).
 
 mod exactly_once;
 mod messages;
 mod murmur2;
 mod owner_claim;
+mod probe;
 mod sink;
 #[cfg(test)]
 mod test_events;
 mod topic;
 
+pub use probe::probe_brokers;
 pub use sink::KafkaSink;

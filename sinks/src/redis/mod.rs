@@ -11,12 +11,15 @@
 //! reconnect is fenced (`connection.rs`). Begin, commit and DDL events are ignored.
 //!
 //! Files: `key_template.rs` (keys), `encode.rs` (values and rows as bytes), `commands.rs`
-//! (events to commands), `connection.rs` (Redis, deadlines, the fence), `sink.rs` (the `Sink`).
+//! (events to commands), `connection.rs` (Redis, deadlines, the fence), `sink.rs` (the `Sink`),
+//! `probe.rs` (the connection test of the manager's API).
 
 mod commands;
 mod connection;
 mod encode;
 mod key_template;
+mod probe;
 mod sink;
 
+pub use probe::probe_redis;
 pub use sink::RedisSink;
