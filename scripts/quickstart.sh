@@ -27,7 +27,9 @@ sql "CREATE TABLE IF NOT EXISTS orders (
        details JSON)"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/sluice-target}"
-echo "Building Sluice (release)..." >&2
+echo "Building the web UI and Sluice (release)..." >&2
+# The web UI needs Node.js 20+; without it Sluice still runs, its UI page says how to build it.
+bash scripts/build-web.sh || echo "The web UI was not built (see above); continuing without it." >&2
 cargo build --release --quiet
 sluice="$CARGO_TARGET_DIR/release/sluice"
 

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 mod error;
+pub mod import;
 pub mod probe;
 pub mod publish;
 pub mod secrets;

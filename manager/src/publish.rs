@@ -95,6 +95,37 @@ impl Publisher {
         Ok(())
     }
 
+    /// Publishes every stored task whatever the store says was published: for a coordinator
+    /// that starts empty (the in-process one of standalone mode).
+    pub async fn publish_all(&self) -> Result<usize, String> {
+        let tasks = self.store.list_tasks().await.map_err(|e| e.to_string())?;
+        for task in &tasks {
+            let published = PublishedTask {
+                revision: task.revision,
+                config: task.config.clone(),
+            };
+            let name = &task.name;
+            self.coordinator
+                .publish_task(name, &published)
+                .await
+                .map_err(|e| format!("task {name}: publishing revision {}: {e}", task.revision))?;
+            self.coordinator
+                .set_desired(name, task.desired)
+                .await
+                .map_err(|e| format!("task {name}: setting its desired state: {e}"))?;
+            let stored = |e: StoreError| e.to_string();
+            self.store
+                .mark_published(name, task.revision)
+                .await
+                .map_err(stored)?;
+            self.store
+                .mark_desired_published(name, task.desired)
+                .await
+                .map_err(stored)?;
+        }
+        Ok(tasks.len())
+    }
+
     /// Publishes every task the coordinator is behind on; returns how many are still behind.
     pub async fn catch_up(&self) -> usize {
         let pending = match self.store.unpublished_tasks().await {

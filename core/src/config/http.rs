@@ -28,7 +28,7 @@ impl HttpConfig {
 }
 
 /// `HOST:PORT` with an IP address (IPv6 in brackets) or a host name, and a port 0-65535.
-fn check_listen(listen: &str) -> Result<(), String> {
+pub(super) fn check_listen(listen: &str) -> Result<(), String> {
     const FORM: &str = "expected HOST:PORT, e.g. `127.0.0.1:9180`, `0.0.0.0:9180`, \
                         `[::1]:9180` or `localhost:9180` (port 0 picks a free port)";
     if listen.parse::<std::net::SocketAddr>().is_ok() {

@@ -6,6 +6,7 @@ mod error;
 mod filters;
 mod http;
 mod kafka;
+mod manager;
 mod redis;
 mod task_json;
 mod validate;
@@ -20,6 +21,7 @@ pub use http::HttpConfig;
 pub use kafka::{
     check_topic_name, KafkaSinkConfig, PartitionBy, TopicPart, TopicTemplate, KAFKA_FORMATS,
 };
+pub use manager::ManagerConfig;
 pub use redis::{KeyPart, KeyTemplate, RedisFormat, RedisMode, RedisSinkConfig};
 pub use validate::{redact_url, valid_label};
 
@@ -35,6 +37,10 @@ pub struct Config {
     /// Where `/metrics`, `/health` and `/status` are served; no server without it.
     #[serde(default)]
     pub http: Option<HttpConfig>,
+    /// Standalone only: serve the manager's API and web UI from this process, the file's
+    /// tasks imported into its store (see docs/manager.md).
+    #[serde(default)]
+    pub manager: Option<ManagerConfig>,
     #[serde(default)]
     pub tasks: Vec<TaskConfig>,
 }

@@ -25,6 +25,7 @@ impl TaskConfig {
         let mut config = Config {
             data_dir: super::default_data_dir(),
             http: None,
+            manager: None,
             tasks: vec![self],
         };
         match validate::validate(&config) {

@@ -14,14 +14,20 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
             message,
         })
     };
-    if config.tasks.is_empty() {
+    // With a manager, tasks can also be created in its API and web UI.
+    if config.tasks.is_empty() && config.manager.is_none() {
         push(
             "tasks".into(),
             None,
-            "no task is configured: add at least one [[tasks]] table".into(),
+            "no task is configured: add at least one [[tasks]] table (or a [manager] table \
+             to create tasks in the web UI)"
+                .into(),
         );
     }
     for e in config.http.iter().flat_map(|h| h.problems()) {
+        push(e.field, e.value, e.message);
+    }
+    for e in config.manager.iter().flat_map(|m| m.problems()) {
         push(e.field, e.value, e.message);
     }
     let mut names = HashSet::new();
@@ -250,6 +256,24 @@ path = "-"
             Ok(_) => vec![],
             Err(e) => e.0.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    #[test]
+    fn the_manager_table_allows_no_task_and_is_checked() {
+        let manager = "[manager]\nlisten = \"127.0.0.1:0\"\n";
+        let config = Config::from_toml(manager).unwrap();
+        assert_eq!(config.manager.unwrap().listen, "127.0.0.1:0");
+        assert!(config.tasks.is_empty());
+        let e = errors("[manager]\nlisten = \"8080\"\nstore = \"mysql://u:pw@h/db\"\n");
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].starts_with("`manager.listen` = \"8080\": no port"),
+            "{e:?}"
+        );
+        assert!(e[1].starts_with("`manager.store` = "), "{e:?}");
+        assert!(!e[1].contains("pw"), "the password is not shown: {e:?}");
+        let e = errors("data_dir = \"x\"\n");
+        assert!(e[0].contains("or a [manager] table"), "{e:?}");
     }
 
     #[test]

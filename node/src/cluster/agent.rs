@@ -9,6 +9,7 @@
 //! signal cannot move a checkpoint once another node owns the task.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +20,10 @@ use sluice_core::coordination::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::checkpoints::CoordinatorCheckpoints;
+use super::checkpoints::{CoordinatorCheckpoints, FileMirroredCheckpoints};
 use super::placement;
 use super::report::StatusReporter;
+use crate::runner::checkpoint::Checkpoints;
 use crate::runner::{run_task, LeaseRenewer, TaskError, WriteGate};
 use crate::telemetry::{TaskObserver, Telemetry};
 
@@ -60,6 +62,8 @@ pub struct NodeAgent {
     /// Open while the coordinator answered recently (see `runner::gate`).
     gate: WriteGate,
     lease: LeaseRenewer,
+    /// Standalone: checkpoints also in files under this folder (see `FileMirroredCheckpoints`).
+    checkpoint_files: Option<PathBuf>,
 }
 
 impl NodeAgent {
@@ -80,7 +84,15 @@ impl NodeAgent {
             rates: StatusReporter::default(),
             gate,
             lease,
+            checkpoint_files: None,
         }
+    }
+
+    /// Keeps every task's checkpoint also in its file under `data_dir` (standalone mode, whose
+    /// in-process coordinator forgets everything at exit).
+    pub fn with_checkpoint_files(mut self, data_dir: &Path) -> Self {
+        self.checkpoint_files = Some(data_dir.to_path_buf());
+        self
     }
 
     fn error(&self, source: CoordinationError) -> NodeError {
@@ -253,11 +265,12 @@ impl NodeAgent {
         let (observer, handle, ended) = match config {
             Ok(task) => {
                 let observer = self.telemetry.task(&task);
-                let checkpoints = Arc::new(CoordinatorCheckpoints::new(
-                    self.coordinator.clone(),
-                    &name,
-                    owner.clone(),
-                ));
+                let coordinated =
+                    CoordinatorCheckpoints::new(self.coordinator.clone(), &name, owner.clone());
+                let checkpoints: Arc<dyn Checkpoints> = match &self.checkpoint_files {
+                    Some(dir) => Arc::new(FileMirroredCheckpoints::new(coordinated, dir, &name)),
+                    None => Arc::new(coordinated),
+                };
                 let run = run_task(
                     task,
                     checkpoints,

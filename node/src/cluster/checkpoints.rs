@@ -2,11 +2,12 @@
 //! task: the coordinator refuses a write from an owner that lost the task (another node claimed
 //! it, or this node's session ended), so a stale node can never move a checkpoint.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use sluice_core::coordination::{CoordinationError, Coordinator, Ownership};
 
-use crate::runner::checkpoint::{Checkpoint, CheckpointError, Checkpoints};
+use crate::runner::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Checkpoints};
 
 /// One task's checkpoint in the coordinator, written as `owner`.
 pub struct CoordinatorCheckpoints {
@@ -62,4 +63,70 @@ impl Checkpoints for CoordinatorCheckpoints {
             .await
             .map_err(|e| self.error(e))
     }
+}
+
+/// Standalone with a manager: checkpoints in the in-process coordinator (fenced by ownership,
+/// replaced by "restart from a position") and, after each accepted write, in the task's
+/// checkpoint file, so they outlive the process. At start the files seed the coordinator
+/// (`seed_from_files`).
+pub struct FileMirroredCheckpoints {
+    coordinated: CoordinatorCheckpoints,
+    file: CheckpointStore,
+}
+
+impl FileMirroredCheckpoints {
+    pub fn new(coordinated: CoordinatorCheckpoints, data_dir: &Path, task: &str) -> Self {
+        FileMirroredCheckpoints {
+            coordinated,
+            file: CheckpointStore::new(data_dir, task),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Checkpoints for FileMirroredCheckpoints {
+    async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        self.coordinated.load().await
+    }
+
+    async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        self.coordinated.save(checkpoint).await?;
+        self.file.save(checkpoint)
+    }
+}
+
+/// Puts each task's checkpoint file (under `data_dir`) into the coordinator, for tasks that
+/// have a file and no checkpoint there yet; returns how many it seeded. Call before any node
+/// claims the tasks (the coordinator refuses while a task has an owner).
+pub async fn seed_from_files(
+    coordinator: &dyn Coordinator,
+    data_dir: &Path,
+) -> Result<usize, CheckpointError> {
+    let names = coordinator
+        .task_names()
+        .await
+        .map_err(|e| CheckpointError::Coordinator {
+            task: "(all)".into(),
+            detail: e.to_string(),
+        })?;
+    let mut seeded = 0;
+    for name in names {
+        let Some(saved) = CheckpointStore::new(data_dir, &name).load()? else {
+            continue;
+        };
+        let failed = |e: CoordinationError| CheckpointError::Coordinator {
+            task: name.clone(),
+            detail: e.to_string(),
+        };
+        let view = coordinator.task_view(&name).await.map_err(failed)?;
+        if view.is_some_and(|v| v.checkpoint.is_some()) {
+            continue;
+        }
+        coordinator
+            .reset_checkpoint(&name, &saved.position)
+            .await
+            .map_err(failed)?;
+        seeded += 1;
+    }
+    Ok(seeded)
 }

@@ -7,4 +7,4 @@ mod placement;
 mod report;
 
 pub use agent::{NodeAgent, NodeError};
-pub use checkpoints::CoordinatorCheckpoints;
+pub use checkpoints::{seed_from_files, CoordinatorCheckpoints, FileMirroredCheckpoints};
