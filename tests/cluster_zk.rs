@@ -5,7 +5,8 @@
 //!   session timeout plus 10 s, and every committed row is in Kafka.
 //! - The owning node frozen (SIGSTOP) past its session timeout, then resumed: another node took
 //!   the task over, and the woken node writes no checkpoint after it (every checkpoint read
-//!   after the takeover carries the new owner's epoch) and stops its task itself.
+//!   after the takeover carries the new owner's epoch), no message to Kafka (none arrives once
+//!   the new owner has delivered everything), and stops its task itself.
 //!
 //! Each test works under its own ZooKeeper root and Kafka topic.
 
@@ -176,6 +177,26 @@ impl Cluster {
         }
     }
 
+    /// Waits until no message has arrived for `quiet`; returns how many came in all.
+    async fn wait_quiet(&self, quiet: Duration) -> u64 {
+        let t = Instant::now();
+        let mut last = self.ids.messages.load(Ordering::SeqCst);
+        let mut since = Instant::now();
+        while since.elapsed() < quiet {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "messages keep arriving; logs in {}",
+                self.dir.0.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = self.ids.messages.load(Ordering::SeqCst);
+            if now != last {
+                (last, since) = (now, Instant::now());
+            }
+        }
+        last
+    }
+
     async fn finish(self) {
         for (_, mut p) in self.nodes {
             p.terminate(Duration::from_secs(20));
@@ -216,7 +237,7 @@ async fn kill_dash_9_of_the_owner_moves_the_task_and_loses_no_row() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_owner_writes_no_checkpoint_after_its_session_expired() {
+async fn a_frozen_owner_writes_no_checkpoint_and_no_event_after_its_session_expired() {
     let mut cluster = Cluster::start("clstop", 4_100_962).await;
     let (first, epoch, _) = cluster.wait_owner(None, Duration::from_secs(30)).await;
     let committed = Arc::new(AtomicU64::new(0));
@@ -257,6 +278,11 @@ async fn a_frozen_owner_writes_no_checkpoint_after_its_session_expired() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Every row is in Kafka through the new owner, and it has nothing more to send: from now
+    // on no message may arrive, whoever would send it.
+    writer.await.unwrap();
+    cluster.wait_all(2000).await;
+    let quiet = cluster.wait_quiet(Duration::from_secs(3)).await;
     signal("-CONT");
     // For a while after the wake-up, every checkpoint is the new owner's.
     let t = Instant::now();
@@ -275,8 +301,17 @@ async fn a_frozen_owner_writes_no_checkpoint_after_its_session_expired() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(seen > 0, "no checkpoint read");
-    writer.await.unwrap();
-    cluster.wait_all(2000).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = cluster.ids.messages.load(Ordering::SeqCst);
+    assert_eq!(
+        after,
+        quiet,
+        "{} message(s) reached Kafka after the old owner woke up, its session long expired; \
+         logs in {}",
+        after.saturating_sub(quiet),
+        cluster.dir.0.display()
+    );
+    println!("{quiet} messages in Kafka before the wake-up, none after");
     let old_log = cluster.node(&first).log_text();
     assert!(
         old_log.contains("Task stopped at once") || old_log.contains("fenced off"),

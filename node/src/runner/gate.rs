@@ -44,6 +44,11 @@ impl WriteGate {
         (WriteGate(Some(lease.clone())), LeaseRenewer(lease))
     }
 
+    /// How long writes stay allowed after a renewal (`None`: always open).
+    pub fn lease(&self) -> Option<Duration> {
+        self.0.as_ref().map(|lease| lease.ttl)
+    }
+
     /// Whether writing is allowed now.
     pub fn is_open(&self) -> bool {
         match &self.0 {

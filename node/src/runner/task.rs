@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use sluice_core::config::{SinkConfig, StartFrom, TaskConfig};
+use sluice_core::config::{KafkaSinkConfig, SinkConfig, StartFrom, TaskConfig};
 use sluice_core::filter::EventFilter;
 use sluice_core::{BinlogPosition, Event};
 use sluice_sinks::file::FileSink;
@@ -108,17 +108,24 @@ pub async fn run_task(
 }
 
 /// Opens the task's sinks. `probe`: check that each sink's service answers now (the first
-/// start), so a wrong address is reported at once instead of as retries.
-async fn open_sinks(task: &TaskConfig, probe: bool) -> Result<Vec<Box<dyn Sink>>, TaskError> {
+/// start), so a wrong address is reported at once instead of as retries. `lease`: the write
+/// gate's lease (cluster mode).
+async fn open_sinks(
+    task: &TaskConfig,
+    probe: bool,
+    lease: Option<Duration>,
+) -> Result<Vec<Box<dyn Sink>>, TaskError> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     for sink in &task.sinks {
         let built: Result<Box<dyn Sink>, SinkError> = match sink {
             SinkConfig::File(f) => FileSink::open(f).await.map(|s| Box::new(s) as _),
             // An unreachable Redis does not fail here: the sink logs it and retries per batch.
             SinkConfig::Redis(r) => RedisSink::open(r).await.map(|s| Box::new(s) as _),
-            SinkConfig::Kafka(k) => KafkaSink::open(k, &task.name, probe)
-                .await
-                .map(|s| Box::new(s) as _),
+            SinkConfig::Kafka(k) => {
+                KafkaSink::open(&kafka_within_lease(k, lease), &task.name, probe)
+                    .await
+                    .map(|s| Box::new(s) as _)
+            }
         };
         sinks.push(built.map_err(|source| TaskError::Sink {
             task: task.name.clone(),
@@ -126,6 +133,23 @@ async fn open_sinks(task: &TaskConfig, probe: bool) -> Result<Vec<Box<dyn Sink>>
         })?);
     }
     Ok(sinks)
+}
+
+/// A Kafka sink whose messages expire within the write lease. The gate stops new writes once
+/// the lease lapses, but messages already handed to librdkafka would still go out when a
+/// frozen node wakes up, long after its session expired and another node took the task over;
+/// librdkafka drops a message older than `message.timeout.ms` before sending it, so that
+/// timeout must not outlast the lease. (A message that expires in a healthy node is an
+/// undelivered one: the task goes back to its checkpoint, nothing is lost.)
+fn kafka_within_lease(config: &KafkaSinkConfig, lease: Option<Duration>) -> KafkaSinkConfig {
+    let mut config = config.clone();
+    if let Some(lease) = lease.filter(|l| *l < KafkaSink::message_timeout(&config)) {
+        let ms = lease.as_millis().max(1);
+        config
+            .properties
+            .insert("message.timeout.ms".into(), ms.to_string());
+    }
+    config
 }
 
 /// Where the task starts: the checkpoint a sink keeps with its events, else the checkpoint
@@ -185,7 +209,7 @@ async fn run_once(
         detail: e.to_string().trim_end().to_string(),
     })?;
 
-    let mut sinks = open_sinks(task, first_run).await?;
+    let mut sinks = open_sinks(task, first_run, gate.lease()).await?;
     // Counted, timed and recorded in the status (the `ObservedSink` forwards every call).
     sinks = sinks
         .into_iter()
@@ -410,4 +434,47 @@ async fn checkpoint_now(
     observer.checkpointed(&checkpoint);
     *pending = None;
     Ok(Delivery::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kafka(exactly_once: bool, timeout: Option<&str>) -> KafkaSinkConfig {
+        let mut config = serde_json::json!({
+            "brokers": "b:9092", "topic": "t", "exactly_once": exactly_once, "properties": {}
+        });
+        if let Some(ms) = timeout {
+            config["properties"]["message.timeout.ms"] = ms.into();
+        }
+        serde_json::from_value(config).expect("a Kafka sink config")
+    }
+
+    fn timeout_of(config: &KafkaSinkConfig) -> Option<&str> {
+        config
+            .properties
+            .get("message.timeout.ms")
+            .map(String::as_str)
+    }
+
+    #[test]
+    fn kafka_messages_expire_within_the_write_lease() {
+        let lease = Some(Duration::from_secs(5));
+        // Standalone: no lease, the sink's own timeout.
+        assert_eq!(
+            timeout_of(&kafka_within_lease(&kafka(false, None), None)),
+            None
+        );
+        // Cluster: the lease when shorter than the sink's timeout (5 min, 1 min with
+        // exactly-once, or the configured one)...
+        for (eos, set) in [(false, None), (true, None), (false, Some("60000"))] {
+            let config = kafka_within_lease(&kafka(eos, set), lease);
+            assert_eq!(timeout_of(&config), Some("5000"), "{eos} {set:?}");
+        }
+        // ...and a shorter configured one stays; a long lease changes nothing.
+        let short = kafka_within_lease(&kafka(false, Some("2000")), lease);
+        assert_eq!(timeout_of(&short), Some("2000"));
+        let hour = kafka_within_lease(&kafka(true, None), Some(Duration::from_secs(3600)));
+        assert_eq!(timeout_of(&hour), None);
+    }
 }
