@@ -207,5 +207,72 @@ fn ctl_drives_the_manager_api() {
         "{}",
         text(&out.stderr)
     );
+
+    // Users: create, list, a password changed by the user itself, delete; then log out.
+    let out = ctl(
+        &home,
+        &url,
+        &[
+            "users",
+            "create",
+            "olga",
+            "--role",
+            "viewer",
+            "--password-stdin",
+        ],
+        Some("olga-pw-123\n"),
+    );
+    assert!(out.status.success(), "users create: {}", text(&out.stderr));
+    let users = ok(&home, &url, &["users", "list"]);
+    assert!(
+        users
+            .lines()
+            .any(|l| l.starts_with("olga ") && l.contains("viewer")),
+        "{users}"
+    );
+    let out = ctl(
+        &home,
+        &url,
+        &["login", "--user", "olga", "--password-stdin", "--print"],
+        Some("olga-pw-123\n"),
+    );
+    let olga = text(&out.stdout).trim().to_string();
+    let as_olga = |args: &[&str], stdin: Option<&str>| {
+        let mut all = vec!["--token", olga.as_str()];
+        all.extend_from_slice(args);
+        ctl(&home, &url, &all, stdin)
+    };
+    let out = as_olga(
+        &["users", "passwd", "olga", "--own", "--password-stdin"],
+        Some("olga-new-pw-1\nwrong-current\n"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("current_password"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = as_olga(
+        &["users", "passwd", "olga", "--own", "--password-stdin"],
+        Some("olga-new-pw-1\nolga-pw-123\n"),
+    );
+    assert!(out.status.success(), "passwd: {}", text(&out.stderr));
+    let out = as_olga(&["tasks", "list"], None);
+    assert_eq!(out.status.code(), Some(1), "the old token still works");
+    ok(&home, &url, &["users", "delete", "olga"]);
+    let users = ok(&home, &url, &["users", "list", "--json"]);
+    assert!(!users.contains("olga"), "{users}");
+    let out = ok(&home, &url, &["logout"]);
+    assert!(out.contains("Logged out"), "{out}");
+    assert!(!token_file.exists(), "the saved token is removed");
+    let out = ctl(&home, &url, &["tasks", "list"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let token = admin_token.trim();
+    let out = ctl(&home, &url, &["--token", token, "tasks", "list"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the logged-out token still works"
+    );
     manager.assert_running();
 }

@@ -376,11 +376,142 @@ async fn restart_status_and_nodes(kind: StoreKind) {
     h.finish().await;
 }
 
+async fn users_passwords_and_logout(kind: StoreKind) {
+    let h = Harness::start(kind).await;
+    let admin = h.admin().await;
+    let vera = json!({"name": "vera", "password": "viewer-pw-1", "role": "viewer"});
+    let (status, body) = h.post(&admin, "/api/v1/users", &vera).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Logging out revokes that token only.
+    let (first, second) = (
+        h.login("vera", "viewer-pw-1").await,
+        h.login("vera", "viewer-pw-1").await,
+    );
+    let (status, body) = h.call("POST", "/api/v1/logout", Some(&first), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        h.get(&first, "/api/v1/tasks").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(h.get(&second, "/api/v1/tasks").await.0, StatusCode::OK);
+
+    // Your own password: only with the current one; every token of yours ends.
+    let change = |password: &str, current: Option<&str>| {
+        let mut body = json!({ "password": password });
+        if let Some(current) = current {
+            body["current_password"] = json!(current);
+        }
+        body
+    };
+    let own = "/api/v1/users/vera/password";
+    for current in [None, Some("wrong-pw-123")] {
+        let (status, body) = h
+            .call(
+                "PUT",
+                own,
+                Some(&second),
+                Some(&change("vera-new-pw", current)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["errors"][0]["field"], "current_password", "{body}");
+    }
+    let (status, body) = h
+        .call(
+            "PUT",
+            own,
+            Some(&second),
+            Some(&change("short", Some("viewer-pw-1"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "password", "{body}");
+    let (status, body) = h
+        .call(
+            "PUT",
+            own,
+            Some(&second),
+            Some(&change("vera-new-pw", Some("viewer-pw-1"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        h.get(&second, "/api/v1/tasks").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let old = json!({"user": "vera", "password": "viewer-pw-1"});
+    let (status, _) = h.call("POST", "/api/v1/login", None, Some(&old)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let vera_token = h.login("vera", "vera-new-pw").await;
+
+    // A viewer changes nobody else's password and deletes nobody.
+    let (status, _) = h
+        .call(
+            "PUT",
+            "/api/v1/users/admin/password",
+            Some(&vera_token),
+            Some(&change("x-long-password", None)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = h
+        .call("DELETE", "/api/v1/users/admin", Some(&vera_token), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // An admin sets anyone's password without theirs, never deletes the last admin, and a
+    // deleted user's tokens end with it.
+    let (status, body) = h
+        .call("DELETE", "/api/v1/users/admin", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("last admin"),
+        "{body}"
+    );
+    let (status, body) = h
+        .call(
+            "PUT",
+            own,
+            Some(&admin),
+            Some(&change("reset-by-admin", None)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let vera_token = h.login("vera", "reset-by-admin").await;
+    let (status, body) = h
+        .call("DELETE", "/api/v1/users/vera", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        h.get(&vera_token, "/api/v1/tasks").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = h
+        .call("DELETE", "/api/v1/users/vera", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, audit) = h.get(&admin, "/api/v1/audit").await;
+    let actions = audit.to_string();
+    for action in ["user.password", "user.delete"] {
+        assert!(actions.contains(action), "{action} not audited: {audit}");
+    }
+    assert!(!actions.contains("vera-new-pw") && !actions.contains("reset-by-admin"));
+    h.finish().await;
+}
+
 async fn every_documented_route_is_served(kind: StoreKind) {
     let h = Harness::start(kind).await;
     let admin = h.admin().await;
     for (method, path) in sluice_manager::api::ROUTES {
         let path = path.replace("{name}", "nope").replace("{revision}", "1");
+        // Logging out would end the token the other routes are called with.
+        let admin = if path == "/api/v1/logout" {
+            h.admin().await
+        } else {
+            admin.clone()
+        };
         if path == "/api/v1/stream" {
             // Never ends: only its start is read.
             let stream = h.open_events(&path, Some(&admin)).await;
@@ -461,6 +592,7 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     logins_and_roles,
+    users_passwords_and_logout,
     task_lifecycle,
     coordinator_outage,
     restart_status_and_nodes,

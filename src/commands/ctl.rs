@@ -8,6 +8,7 @@ mod output;
 mod task_file;
 mod tasks;
 mod token;
+mod users;
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -54,6 +55,11 @@ enum CtlCommand {
     Tasks(tasks::TasksCommand),
     /// The live nodes.
     Nodes,
+    /// Users: list, create, passwd, delete.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Log out: the token stops working and the saved one is removed.
+    Logout,
 }
 
 #[derive(Args)]
@@ -95,6 +101,8 @@ async fn dispatch(args: CtlArgs) -> Result<(), CtlError> {
         CtlCommand::Login(_) => Ok(()),
         CtlCommand::Tasks(command) => tasks::run(&api, command, args.json).await,
         CtlCommand::Nodes => nodes(&api, args.json).await,
+        CtlCommand::Users(command) => users::run(&api, command, args.json).await,
+        CtlCommand::Logout => users::logout(&api, args.json).await,
     }
     .map_err(|e| match e {
         CtlError::Unauthorized(m) if !api.has_token() => {

@@ -40,7 +40,8 @@ impl From<StoreError> for ApiError {
             StoreError::TaskExists { .. }
             | StoreError::TaskBeingRemoved { .. }
             | StoreError::RevisionConflict { .. }
-            | StoreError::UserExists { .. } => ApiError::Conflict(e.to_string()),
+            | StoreError::UserExists { .. }
+            | StoreError::LastAdmin { .. } => ApiError::Conflict(e.to_string()),
             _ => {
                 tracing::error!("Request failed: {e}");
                 ApiError::Internal(e.to_string())

@@ -17,7 +17,7 @@ mod validate;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use sluice_core::coordination::Coordinator;
 
@@ -43,8 +43,11 @@ pub struct AppState {
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/login"),
+    ("post", "/api/v1/logout"),
     ("get", "/api/v1/users"),
     ("post", "/api/v1/users"),
+    ("delete", "/api/v1/users/{name}"),
+    ("put", "/api/v1/users/{name}/password"),
     ("get", "/api/v1/tasks"),
     ("post", "/api/v1/tasks"),
     ("post", "/api/v1/tasks/validate"),
@@ -70,7 +73,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/openapi.json", get(openapi::document))
         .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
         .route("/users", get(users::list).post(users::create))
+        .route("/users/{name}", delete(users::delete))
+        .route("/users/{name}/password", put(users::set_password))
         .route("/tasks", get(tasks::list).post(tasks::create))
         .route("/tasks/validate", post(validate::validate))
         .route(

@@ -19,6 +19,8 @@ use crate::store::{now_ms, Role};
 pub struct Caller {
     pub name: String,
     pub role: Role,
+    /// The digest of the token the request came with (what logging out revokes).
+    pub token_hash: String,
 }
 
 impl Caller {
@@ -60,9 +62,10 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header is not `Bearer TOKEN`".into())
             })?;
+        let token_hash = token_digest(token);
         let user = state
             .store
-            .user_for_token(&token_digest(token), now_ms())
+            .user_for_token(&token_hash, now_ms())
             .await?
             .ok_or_else(|| {
                 ApiError::Unauthorized(
@@ -72,8 +75,21 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller {
             name: user.name,
             role: user.role,
+            token_hash,
         })
     }
+}
+
+/// `POST /api/v1/logout`: the token of the request stops working at once.
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.delete_token(&caller.token_hash).await?;
+    tracing::info!(user = %caller.name, "User `{}` logged out.", caller.name);
+    Ok(Json(
+        serde_json::json!({ "user": caller.name, "logged_out": true }),
+    ))
 }
 
 /// A hash no password matches, checked for unknown users.

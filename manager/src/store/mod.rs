@@ -52,6 +52,8 @@ pub enum StoreError {
     RevisionConflict { task: String, revision: u64 },
     #[error("user {user} already exists")]
     UserExists { user: String },
+    #[error("user {user} is the last admin: make another user admin first")]
+    LastAdmin { user: String },
 }
 
 /// A closure that wraps a sqlx error with what was being done.

@@ -161,4 +161,84 @@ impl Store {
         .map_err(query_err("look a token up"))?;
         row.as_ref().map(user_from_row).transpose()
     }
+
+    /// Revokes one token (logging out).
+    pub async fn delete_token(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("revoke a token"))?;
+        Ok(())
+    }
+
+    /// Replaces a user's password hash and revokes every token of the user, with the audit
+    /// entry; `false` if the user does not exist.
+    pub async fn set_password(
+        &self,
+        user: &str,
+        password_hash: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let what = || format!("change the password of user {user}");
+        let mut tx = self.pool.begin().await.map_err(query_err(what()))?;
+        let changed = sqlx::query("UPDATE users SET password_hash = $2 WHERE name = $1")
+            .bind(user)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(what()))?
+            .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM tokens WHERE user_name = $1")
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .map_err(query_err(what()))?;
+        audit.insert(&mut tx).await?;
+        tx.commit().await.map_err(query_err(what()))?;
+        Ok(true)
+    }
+
+    /// Deletes a user and its tokens, with the audit entry; refuses the last admin; `false` if
+    /// the user does not exist.
+    pub async fn delete_user(&self, user: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let what = || format!("delete user {user}");
+        let mut tx = self.pool.begin().await.map_err(query_err(what()))?;
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE name = $1")
+            .bind(user)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(query_err(what()))?;
+        let Some(role) = role else {
+            return Ok(false);
+        };
+        if role == Role::Admin.as_str() {
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
+                .bind(Role::Admin.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(query_err(what()))?;
+            if admins <= 1 {
+                return Err(StoreError::LastAdmin { user: user.into() });
+            }
+        }
+        // Tokens first: not every backend enforces the foreign key's cascade (SQLite needs a
+        // pragma for it).
+        for statement in [
+            "DELETE FROM tokens WHERE user_name = $1",
+            "DELETE FROM users WHERE name = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(user)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_err(what()))?;
+        }
+        audit.insert(&mut tx).await?;
+        tx.commit().await.map_err(query_err(what()))?;
+        Ok(true)
+    }
 }

@@ -71,3 +71,18 @@ pub fn save_token(token: &str) -> Result<PathBuf, CtlError> {
     writeln!(file, "{token}").map_err(|e| failed("writing it", e))?;
     Ok(path)
 }
+
+/// Removes the saved token; returns its path if there was one.
+pub fn forget_token() -> Result<Option<PathBuf>, CtlError> {
+    let Some(path) = token_path() else {
+        return Ok(None);
+    };
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(Some(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CtlError::Failed(format!(
+            "removing the saved token {}: {e}",
+            path.display()
+        ))),
+    }
+}
