@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod error;
 pub mod probe;
 pub mod runner;
+pub mod schema_history;
 pub mod source;
 pub mod telemetry;
 

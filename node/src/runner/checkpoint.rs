@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sluice_core::BinlogPosition;
 
+use crate::schema_history::HistoryFile;
+
 /// What a task resumes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -49,6 +51,11 @@ pub trait Checkpoints: Send + Sync {
     async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError>;
     /// Replaces the checkpoint durably; refused once the caller may no longer write it.
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
+    /// Where the task's schema history is kept beside the checkpoint, if this store keeps
+    /// one (the checkpoint file does; the coordinator's store does not yet).
+    fn schema_history_file(&self) -> Option<HistoryFile> {
+        None
+    }
 }
 
 /// A task's checkpoint file.
@@ -116,6 +123,13 @@ impl Checkpoints for CheckpointStore {
 
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
         CheckpointStore::save(self, checkpoint)
+    }
+
+    fn schema_history_file(&self) -> Option<HistoryFile> {
+        Some(HistoryFile::at(
+            self.path
+                .with_file_name(crate::schema_history::file::FILE_NAME),
+        ))
     }
 }
 

@@ -235,6 +235,15 @@ async fn run_once(
             task: name.clone(),
             source,
         })?;
+    if let Some(file) = store.schema_history_file() {
+        source
+            .track_schema(file)
+            .await
+            .map_err(|source| TaskError::Source {
+                task: name.clone(),
+                source,
+            })?;
+    }
     observer.running();
 
     let (tx, mut rx) = byte_queue(task.queue_max_mib as usize * 1024 * 1024);

@@ -21,7 +21,9 @@ use super::decoder::{BinlogDecoder, EventSpan};
 use super::frame;
 use super::preconditions::{self, CheckError, Flavor, ServerInfo};
 use super::schema;
+use super::schema_tracking::SchemaTracking;
 use crate::error::SourceError;
+use crate::schema_history::HistoryFile;
 
 /// Where a stream starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +73,8 @@ pub struct BinlogSource {
     info: ServerInfo,
     stream: Option<BinlogStream>,
     schema_conn: Option<Conn>,
+    /// The task's schema history, when the binlog lacks column names and the caller keeps one.
+    schema: Option<SchemaTracking>,
     decoder: BinlogDecoder,
     resume: BinlogPosition,
     emitted: Emitted,
@@ -129,6 +133,7 @@ impl BinlogSource {
             info,
             stream: Some(stream),
             schema_conn: None,
+            schema: None,
             resume,
             emitted: Emitted::default(),
             skip: Emitted::default(),
@@ -139,6 +144,24 @@ impl BinlogSource {
             events_since_connect: 0,
             backoff: Duration::from_millis(100),
         })
+    }
+
+    /// Decodes tables with the schema history kept in `file` (from the start position on)
+    /// instead of their current definitions, and keeps it up to date with the DDL passed.
+    /// Without effect when the server writes column names into the binlog itself.
+    pub async fn track_schema(&mut self, file: HistoryFile) -> Result<(), SourceError> {
+        if self.info.full_row_metadata {
+            return Ok(());
+        }
+        let name = self.settings.name.clone();
+        let resume = self.resume.clone();
+        let conn = self.schema_conn().await?;
+        let tracking = SchemaTracking::open(&name, file, conn, &resume).await;
+        if tracking.is_err() {
+            self.schema_conn = None;
+        }
+        self.schema = Some(tracking?);
+        Ok(())
     }
 
     /// What the server is.
@@ -298,7 +321,10 @@ impl BinlogSource {
             return Ok(true);
         }
         if let Some((db, table)) = self.decoder.table_needing_definition(&event) {
-            self.load_definition(&db, &table).await?;
+            match self.schema.as_ref().and_then(|s| s.definition(&db, &table)) {
+                Some(def) => self.decoder.set_definition(&db, &table, def),
+                None => self.load_definition(&db, &table).await?,
+            }
         }
         self.scratch.clear();
         if let Err(e) = self.decoder.decode(&event, span, &mut self.scratch) {
@@ -320,6 +346,11 @@ impl BinlogSource {
             && end > self.resume.pos
         {
             self.resume.pos = end;
+        }
+        if let Some(schema) = self.schema.as_mut() {
+            for ev in &self.scratch {
+                schema.apply(ev)?;
+            }
         }
         for ev in self.scratch.drain(..) {
             match &ev.kind {
@@ -401,24 +432,29 @@ impl BinlogSource {
         }
     }
 
+    /// The connection for information_schema, opened on first use.
+    async fn schema_conn(&mut self) -> Result<&mut Conn, SourceError> {
+        let conn = match self.schema_conn.take() {
+            Some(conn) => conn,
+            None => connect(&self.settings.name, &self.opts).await?,
+        };
+        Ok(self.schema_conn.insert(conn))
+    }
+
     async fn load_definition(&mut self, db: &str, table: &str) -> Result<(), SourceError> {
-        let query_error = |e: mysql_async::Error| SourceError::Query {
-            source_name: self.settings.name.clone(),
-            what: format!("reading the definition of `{db}`.`{table}` from information_schema"),
-            detail: e.to_string(),
-        };
-        if self.schema_conn.is_none() {
-            self.schema_conn = Some(connect(&self.settings.name, &self.opts).await?);
-        }
-        let Some(conn) = self.schema_conn.as_mut() else {
-            return Ok(());
-        };
+        let conn = self.schema_conn().await?;
         match schema::load_definition(conn, db, table).await {
             Ok(Some(def)) => self.decoder.set_definition(db, table, def),
             Ok(None) => self.decoder.set_definition(db, table, Default::default()),
             Err(e) => {
                 self.schema_conn = None;
-                return Err(query_error(e));
+                return Err(SourceError::Query {
+                    source_name: self.settings.name.clone(),
+                    what: format!(
+                        "reading the definition of `{db}`.`{table}` from information_schema"
+                    ),
+                    detail: e.to_string(),
+                });
             }
         }
         Ok(())

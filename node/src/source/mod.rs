@@ -15,6 +15,7 @@ pub mod payload;
 pub mod preconditions;
 pub mod row_decode;
 pub mod schema;
+pub mod schema_tracking;
 pub mod table_map;
 pub mod value_convert;
 

@@ -1,14 +1,17 @@
 //! Table definitions from information_schema, for servers that do not put column names and
 //! types in the binlog (`binlog_row_metadata=MINIMAL`, MySQL 5.7, MariaDB before 10.5).
 //!
-//! A definition read now describes the table as it is now; the decoder drops definitions when
-//! DDL passes in the binlog so they are read again. (A versioned schema history that decodes
-//! old positions with the schema of their time is the schema-history work.)
+//! A definition read now describes the table as it is now. A task keeps a versioned history
+//! of definitions (`crate::schema_history`) so that rows written before a later DDL decode
+//! with the columns of their time; this is what the history starts from, and what the source
+//! falls back to for a table the history does not know (`sluice dump`, or a table created
+//! outside of what the history saw).
 
 use mysql_async::prelude::Queryable;
+use serde::{Deserialize, Serialize};
 
 /// One column as information_schema describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnDefinition {
     pub name: String,
     /// `COLUMN_TYPE`, e.g. `int(10) unsigned`, `enum('a','b')`.
@@ -21,7 +24,7 @@ pub struct ColumnDefinition {
 }
 
 /// A table's columns in ordinal order, and its primary key.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TableDefinition {
     pub columns: Vec<ColumnDefinition>,
     /// Column indexes of the primary key, in key order.
