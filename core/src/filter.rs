@@ -103,6 +103,13 @@ impl EventFilter {
         !self.looks_at_tables() && self.create && self.update && self.delete && self.ddl
     }
 
+    /// Whether rows of table `database`.`table` reach the sinks (before any column filter).
+    pub fn includes_table(&self, database: &str, table: &str) -> bool {
+        let name = format!("{database}.{table}");
+        self.include.as_ref().is_none_or(|set| set.is_match(&name))
+            && !self.exclude.as_ref().is_some_and(|set| set.is_match(&name))
+    }
+
     /// Drops the events the filters refuse and removes filtered columns from row events, in
     /// place, keeping the order of the rest.
     pub fn apply(&mut self, events: &mut Vec<Event>) {

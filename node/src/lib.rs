@@ -5,6 +5,7 @@ pub mod error;
 pub mod probe;
 pub mod runner;
 pub mod schema_history;
+pub mod snapshot;
 pub mod source;
 pub mod telemetry;
 

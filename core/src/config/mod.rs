@@ -8,6 +8,7 @@ mod http;
 mod kafka;
 mod manager;
 mod redis;
+mod snapshot;
 mod task_json;
 mod validate;
 
@@ -23,6 +24,7 @@ pub use kafka::{
 };
 pub use manager::ManagerConfig;
 pub use redis::{KeyPart, KeyTemplate, RedisFormat, RedisMode, RedisSinkConfig};
+pub use snapshot::{SnapshotConfig, SnapshotMode, CHUNK_ROWS_RANGE};
 pub use validate::{redact_url, valid_label};
 
 use crate::position::{BinlogPosition, GtidSet};
@@ -72,6 +74,9 @@ pub struct TaskConfig {
     /// node. Standalone mode ignores them.
     #[serde(default)]
     pub node_labels: Vec<String>,
+    /// Whether the task first delivers the rows its tables already hold (op `r`).
+    #[serde(default)]
+    pub snapshot: SnapshotConfig,
 }
 
 /// 16 MiB: enough to keep the sinks busy with batches of 4096 events (measured: no

@@ -103,6 +103,22 @@ mod tests {
     }
 
     #[test]
+    fn the_snapshot_table_is_parsed_and_checked_like_the_file_form() {
+        let with = |snapshot: &str| GOOD.replacen('{', &format!("{{\"snapshot\":{snapshot},"), 1);
+        let task = TaskConfig::from_json(&with(
+            r#"{"mode":"initial","signal_table":"ops.signal","chunk_rows":500}"#,
+        ))
+        .unwrap();
+        assert_eq!(task.snapshot.chunk_rows, 500);
+        assert_eq!(task.snapshot.signal_table_parts(), Some(("ops", "signal")));
+        assert_eq!(
+            fields(&with(r#"{"mode":"initial","chunk_rows":0}"#)),
+            ["snapshot.chunk_rows", "snapshot.signal_table"]
+        );
+        assert_eq!(fields(&with(r#"{"mode":"sometimes"}"#)), ["snapshot.mode"]);
+    }
+
+    #[test]
     fn parse_errors_name_the_field() {
         let bad = GOOD.replace("\"brokers\"", "\"brokerz\"");
         assert_eq!(fields(&bad), ["sinks[0].brokerz"]);

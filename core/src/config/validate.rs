@@ -150,6 +150,9 @@ pub(super) fn validate(config: &Config) -> Result<(), ConfigErrors> {
         for e in task.filters.problems(&at("filters")) {
             push(e.field, e.value, e.message);
         }
+        for e in task.snapshot.problems(&at("snapshot")) {
+            push(e.field, e.value, e.message);
+        }
     }
     if errors.is_empty() {
         Ok(())

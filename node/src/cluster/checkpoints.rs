@@ -54,6 +54,7 @@ impl Checkpoints for CoordinatorCheckpoints {
         Ok(view.and_then(|v| v.checkpoint).map(|c| Checkpoint {
             position: c.position,
             at_ms: c.at_ms,
+            snapshot: None,
         }))
     }
 

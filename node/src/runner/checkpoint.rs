@@ -20,6 +20,10 @@ pub struct Checkpoint {
     pub position: BinlogPosition,
     /// When it was written (ms since the Unix epoch).
     pub at_ms: u64,
+    /// Where a snapshot in progress continues (absent when none is: files written before
+    /// snapshots existed load as such).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<crate::snapshot::SnapshotProgress>,
 }
 
 /// Why a checkpoint could not be read or written.
@@ -51,6 +55,11 @@ pub trait Checkpoints: Send + Sync {
     async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError>;
     /// Replaces the checkpoint durably; refused once the caller may no longer write it.
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
+    /// Whether `save` keeps a checkpoint's snapshot progress (the file does; the coordinator's
+    /// store keeps only the position, so a snapshot could not resume from it).
+    fn keeps_snapshot_progress(&self) -> bool {
+        false
+    }
     /// Where the task's schema history is kept beside the checkpoint, if this store keeps
     /// one (the checkpoint file does; the coordinator's store does not yet).
     fn schema_history_file(&self) -> Option<HistoryFile> {
@@ -125,6 +134,10 @@ impl Checkpoints for CheckpointStore {
         CheckpointStore::save(self, checkpoint)
     }
 
+    fn keeps_snapshot_progress(&self) -> bool {
+        true
+    }
+
     fn schema_history_file(&self) -> Option<HistoryFile> {
         Some(HistoryFile::at(
             self.path
@@ -145,8 +158,16 @@ mod tests {
         let cp = Checkpoint {
             position: BinlogPosition::new("binlog.000002", 1234),
             at_ms: 5,
+            snapshot: None,
         };
         store.save(&cp).unwrap();
+        assert_eq!(store.load().unwrap(), Some(cp.clone()));
+        // A file written before snapshots existed has no `snapshot` field.
+        std::fs::write(
+            dir.join("t1/checkpoint.json"),
+            br#"{"position":{"file":"binlog.000002","pos":1234},"at_ms":5}"#,
+        )
+        .unwrap();
         assert_eq!(store.load().unwrap(), Some(cp));
         std::fs::write(dir.join("t1/checkpoint.json"), b"{not json").unwrap();
         assert!(matches!(store.load(), Err(CheckpointError::Corrupt { .. })));

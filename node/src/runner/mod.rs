@@ -4,6 +4,7 @@ pub mod checkpoint;
 mod delivery;
 mod gate;
 mod queue;
+mod snapshot_plan;
 mod standalone;
 mod task;
 

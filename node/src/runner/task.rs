@@ -29,6 +29,8 @@ use super::checkpoint::{Checkpoint, CheckpointError, Checkpoints};
 use super::delivery::{deliver, retry, Attempt, Delivery};
 use super::gate::WriteGate;
 use super::queue::byte_queue;
+use super::snapshot_plan::{open_snapshot, plan_snapshot};
+use crate::snapshot::{ProgressLedger, SnapshotError};
 use crate::source::{BinlogSource, SourceSettings, StartPosition};
 use crate::telemetry::TaskObserver;
 use crate::SourceError;
@@ -58,6 +60,8 @@ pub enum TaskError {
     Fenced { task: String },
     #[error("task {task}: filters: {detail}")]
     Filters { task: String, detail: String },
+    #[error("task {task}: {source}")]
+    Snapshot { task: String, source: SnapshotError },
 }
 
 /// Runs a task until `shutdown` fires (then flushes and checkpoints) or a definite error.
@@ -215,9 +219,14 @@ async fn run_once(
         .into_iter()
         .map(|s| observer.observe_sink(s))
         .collect();
-    let start = start_position(task, store, &mut sinks).await?;
+    let mut start = start_position(task, store, &mut sinks).await?;
     // A sink that commits events with the checkpoint must get exactly the events up to it.
     let exact = sinks.iter().any(|s| s.keeps_checkpoint());
+    let snapshot_plan = plan_snapshot(task, store, exact).await?;
+    if snapshot_plan.as_ref().is_some_and(|p| p.is_fresh()) {
+        // The snapshot supplies what is already there; the stream, what changes from now.
+        start = StartPosition::Current;
+    }
 
     let settings = SourceSettings {
         name: name.clone(),
@@ -244,6 +253,15 @@ async fn run_once(
                 source,
             })?;
     }
+    // Opened after the stream so that its first low watermark comes after the start position.
+    let (mut snapshot, ledger) = match snapshot_plan {
+        Some(plan) => {
+            let url = task.source.url.replacen("mariadb://", "mysql://", 1);
+            let (snapshotter, ledger) = open_snapshot(task, &url, plan).await?;
+            (Some(snapshotter), Some(ledger))
+        }
+        None => (None, None),
+    };
     observer.running();
 
     let (tx, mut rx) = byte_queue(task.queue_max_mib as usize * 1024 * 1024);
@@ -253,6 +271,15 @@ async fn run_once(
         async move {
             let mut batch = Vec::new();
             loop {
+                if let Some(snapshot) = snapshot.as_mut() {
+                    snapshot
+                        .step()
+                        .await
+                        .map_err(|source| TaskError::Snapshot {
+                            task: reader_name.clone(),
+                            source,
+                        })?;
+                }
                 match source.next_events(&mut batch).await {
                     Ok(true) => {}
                     Ok(false) => break,
@@ -262,6 +289,9 @@ async fn run_once(
                             source,
                         })
                     }
+                }
+                if let Some(snapshot) = snapshot.as_mut() {
+                    snapshot.merge(&mut batch);
                 }
                 meter.read(batch.len(), source.bytes_read(), source.reconnects());
                 if !batch.is_empty() && tx.send(std::mem::take(&mut batch)).await.is_err() {
@@ -320,6 +350,7 @@ async fn run_once(
             step = checkpoint_now(
                 &mut sinks,
                 store,
+                ledger.as_deref(),
                 &mut pending,
                 &mut shutdown,
                 observer,
@@ -360,6 +391,7 @@ async fn run_once(
         if let Err(e) = checkpoint_now(
             &mut sinks,
             store,
+            ledger.as_deref(),
             &mut pending,
             &mut shutdown,
             observer,
@@ -408,12 +440,14 @@ async fn deliver_filtered(
     Ok(delivery)
 }
 
-/// Commits every sink at `pending`, then records it in the checkpoint file. If stopping
+/// Commits every sink at `pending`, then records it (with the snapshot progress `ledger` has
+/// for it) in the checkpoint file. If stopping
 /// interrupts a commit that keeps failing, nothing is recorded: the events are not known to be
 /// durable.
 async fn checkpoint_now(
     sinks: &mut [Box<dyn Sink>],
     store: &dyn Checkpoints,
+    ledger: Option<&ProgressLedger>,
     pending: &mut Option<BinlogPosition>,
     shutdown: &mut watch::Receiver<bool>,
     observer: &TaskObserver,
@@ -432,7 +466,12 @@ async fn checkpoint_now(
     let at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let checkpoint = Checkpoint { position, at_ms };
+    let snapshot = ledger.and_then(|l| l.claim(&position));
+    let checkpoint = Checkpoint {
+        position,
+        at_ms,
+        snapshot,
+    };
     if !gate.is_open() {
         return Ok(Delivery::Fenced);
     }

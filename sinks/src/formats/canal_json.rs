@@ -232,6 +232,17 @@ mod tests {
         assert!(got.contains(r#","old":null,"#) && got.ends_with(r#""type":"DELETE"}"#));
     }
 
+    /// Canal has no snapshot type: a snapshot row is an `INSERT` of the row.
+    #[test]
+    fn a_snapshot_read_is_an_insert() {
+        let mut event = insert(&products(), row(1));
+        let inserted = message(&event);
+        if let EventKind::Row(change) = &mut event.kind {
+            change.op = Op::Read;
+        }
+        assert_eq!(message(&event), inserted);
+    }
+
     #[test]
     fn old_holds_only_changed_columns_and_is_null_when_none_changed() {
         let table = all_types();

@@ -243,6 +243,23 @@ mod tests {
         );
     }
 
+    /// A snapshot row is what Maxwell's bootstrap emits: `bootstrap-insert`, data only.
+    #[test]
+    fn a_snapshot_read_is_a_bootstrap_insert() {
+        let mut event = insert(&maxwell_table(), daemon("Lem"));
+        if let EventKind::Row(row) = &mut event.kind {
+            row.op = Op::Read;
+        }
+        event.position.ts_ms = 1_449_786_310_000;
+        assert_eq!(
+            message(&event, committed(1)),
+            concat!(
+                r#"{"database":"test","table":"maxwell","type":"bootstrap-insert","#,
+                r#""ts":1449786310,"xid":1,"commit":true,"data":{"id":1,"daemon":"Lem"}}"#
+            )
+        );
+    }
+
     /// Maxwell's data-format page: `test.e` with a DOUBLE and a TIMESTAMP(6) column.
     #[test]
     fn temporal_and_float_values_as_in_the_data_format_page() {

@@ -42,6 +42,17 @@ mod tests {
     use crate::formats::test_support::{begin, insert, products, row, text};
 
     #[test]
+    fn a_snapshot_read_has_op_r() {
+        let mut event = insert(&products(), row(1));
+        if let sluice_core::EventKind::Row(change) = &mut event.kind {
+            change.op = sluice_core::Op::Read;
+        }
+        let mut out = Vec::new();
+        assert!(encode(&event, &mut out));
+        assert!(text(&out).starts_with(r#"{"op":"r","#), "{}", text(&out));
+    }
+
+    #[test]
     fn every_event_is_a_message_in_the_file_sinks_form() {
         let event = insert(&products(), row(111));
         let mut out = Vec::new();

@@ -1,0 +1,189 @@
+//! Which tables a snapshot reads, found in information_schema: base tables the task's filters
+//! include (and `snapshot.tables`, when set), each with the columns to read and the key to page
+//! by: the primary key, else a unique key on NOT NULL columns.
+
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+use sluice_core::filter::EventFilter;
+use sluice_core::{ColumnSchema, TableSchema};
+
+use super::error::{query, SnapshotError};
+
+/// Databases that are the server's own, never snapshotted.
+const SYSTEM_DATABASES: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
+
+/// Key column types a keyset `WHERE key > ?` compares exactly as `ORDER BY key` sorts.
+const PAGEABLE_TYPES: [&str; 17] = [
+    "tinyint",
+    "smallint",
+    "mediumint",
+    "int",
+    "bigint",
+    "decimal",
+    "char",
+    "varchar",
+    "binary",
+    "varbinary",
+    "date",
+    "datetime",
+    "time",
+    "year",
+    "tinytext",
+    "text",
+    "bit",
+];
+
+/// One column as the snapshot reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotColumn {
+    pub name: String,
+    /// information_schema `DATA_TYPE`, lower case (`int`, `varchar`, `timestamp`).
+    pub data_type: String,
+    pub unsigned: bool,
+    /// `CHARACTER_SET_NAME`; `None` for numbers, temporal types and binary strings.
+    pub charset: Option<String>,
+    /// Fractional-second digits of temporal columns.
+    pub fsp: u8,
+}
+
+/// A table to snapshot.
+#[derive(Debug, Clone)]
+pub struct SnapshotTable {
+    pub database: String,
+    pub table: String,
+    pub columns: Vec<SnapshotColumn>,
+    /// Indexes into `columns` of the key the chunks are paged by, in key order.
+    pub key: Vec<usize>,
+    /// The schema its `r` events carry when no binlog event showed the table's own.
+    pub schema: Arc<TableSchema>,
+}
+
+/// The tables to snapshot, sorted by database and name (the order progress relies on).
+/// `tables` selects among the tables `filter` includes; the signal table is never read.
+pub async fn discover(
+    conn: &mut Conn,
+    filter: &EventFilter,
+    tables: &EventFilter,
+    signal: (&str, &str),
+) -> Result<Vec<SnapshotTable>, SnapshotError> {
+    let names: Vec<(String, String)> = conn
+        .query(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+             WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME",
+        )
+        .await
+        .map_err(query("listing the tables in information_schema"))?;
+    let mut found = Vec::new();
+    for (database, table) in names {
+        if SYSTEM_DATABASES.contains(&database.as_str())
+            || (database.as_str(), table.as_str()) == signal
+            || !filter.includes_table(&database, &table)
+            || !tables.includes_table(&database, &table)
+        {
+            continue;
+        }
+        if let Some(t) = describe(conn, &database, &table).await? {
+            found.push(t);
+        }
+    }
+    Ok(found)
+}
+
+/// A table's columns and key; `None` when it was dropped meanwhile.
+async fn describe(
+    conn: &mut Conn,
+    database: &str,
+    table: &str,
+) -> Result<Option<SnapshotTable>, SnapshotError> {
+    let what = || format!("reading the definition of `{database}`.`{table}`");
+    type ColumnRow = (String, String, String, Option<String>, Option<u32>, String);
+    let rows: Vec<ColumnRow> = conn
+        .exec(
+            "SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME, \
+             DATETIME_PRECISION, IS_NULLABLE FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (database, table),
+        )
+        .await
+        .map_err(query(what()))?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut columns = Vec::with_capacity(rows.len());
+    let mut schema_columns = Vec::with_capacity(rows.len());
+    let mut not_null = Vec::with_capacity(rows.len());
+    for (name, data_type, column_type, charset, fsp, nullable) in rows {
+        schema_columns.push(ColumnSchema {
+            name: name.clone(),
+            type_name: column_type.clone(),
+        });
+        not_null.push(nullable == "NO");
+        columns.push(SnapshotColumn {
+            name,
+            data_type,
+            unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
+            charset,
+            fsp: fsp.unwrap_or(0).min(6) as u8,
+        });
+    }
+    // Unique indexes, the primary key first; prefix indexes cannot order whole values.
+    let index_rows: Vec<(String, String, Option<u32>)> = conn
+        .exec(
+            "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 \
+             ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME, SEQ_IN_INDEX",
+            (database, table),
+        )
+        .await
+        .map_err(query(what()))?;
+    let position = |name: &str| columns.iter().position(|c| c.name == name);
+    let mut indexes: Vec<(String, Vec<Option<usize>>, bool)> = Vec::new();
+    for (index, column, sub_part) in index_rows {
+        if indexes.last().is_none_or(|(name, _, _)| *name != index) {
+            indexes.push((index, Vec::new(), true));
+        }
+        if let Some((_, cols, usable)) = indexes.last_mut() {
+            cols.push(position(&column));
+            *usable &= sub_part.is_none();
+        }
+    }
+    let primary_key: Vec<usize> = indexes
+        .iter()
+        .find(|(name, _, _)| name == "PRIMARY")
+        .map(|(_, cols, _)| cols.iter().flatten().copied().collect())
+        .unwrap_or_default();
+    let key = indexes
+        .iter()
+        .filter(|(_, _, usable)| *usable)
+        .map(|(_, cols, _)| cols.iter().copied().collect::<Option<Vec<usize>>>())
+        .find_map(|cols| cols.filter(|c| c.iter().all(|&i| not_null[i])))
+        .ok_or_else(|| SnapshotError::NoKey {
+            database: database.into(),
+            table: table.into(),
+        })?;
+    for &i in &key {
+        let c = &columns[i];
+        if !PAGEABLE_TYPES.contains(&c.data_type.as_str()) {
+            return Err(SnapshotError::KeyType {
+                database: database.into(),
+                table: table.into(),
+                column: c.name.clone(),
+                data_type: c.data_type.clone(),
+            });
+        }
+    }
+    Ok(Some(SnapshotTable {
+        database: database.into(),
+        table: table.into(),
+        schema: Arc::new(TableSchema::new(
+            database,
+            table,
+            schema_columns,
+            primary_key,
+        )),
+        columns,
+        key,
+    }))
+}
