@@ -35,8 +35,9 @@ impl ChunkReader {
             .map_err(|e| SnapshotError::Connect {
                 detail: e.to_string(),
             })?;
-        // Strings in their column's charset, decoded as the binlog decoder does.
-        conn.query_drop("SET character_set_results = NULL")
+        // Strings in their column's charset, decoded as the binlog decoder does; UTC, so no
+        // TIMESTAMP read passes through a daylight-saving gap or overlap.
+        conn.query_drop("SET character_set_results = NULL, time_zone = '+00:00'")
             .await
             .map_err(query("preparing the snapshot's reading session"))?;
         Ok(ChunkReader { conn })

@@ -75,6 +75,7 @@ pub async fn discover(
         )
         .await
         .map_err(query("listing the tables in information_schema"))?;
+    let names_from_binlog = binlog_names_columns(conn).await?;
     let mut found = Vec::new();
     for (database, table) in names {
         if SYSTEM_DATABASES.contains(&database.as_str())
@@ -84,18 +85,54 @@ pub async fn discover(
         {
             continue;
         }
-        if let Some(t) = describe(conn, &database, &table).await? {
+        if let Some(t) = describe(conn, &database, &table, names_from_binlog).await? {
             found.push(t);
         }
     }
     Ok(found)
 }
 
-/// A table's columns and key; `None` when it was dropped meanwhile.
+/// Whether the binlog's TABLE_MAP events carry column names (`binlog_row_metadata=FULL`). Then
+/// the binlog decoder names column types from the binlog alone (`int`, `varchar`), else from
+/// information_schema's `COLUMN_TYPE` (`int(11)`): `r` events must carry the same names.
+async fn binlog_names_columns(conn: &mut Conn) -> Result<bool, SnapshotError> {
+    // SHOW, not `@@`: servers without the variable (MariaDB < 10.5, MySQL 5.7) give no row.
+    let row: Option<(String, String)> = conn
+        .query_first("SHOW GLOBAL VARIABLES LIKE 'binlog_row_metadata'")
+        .await
+        .map_err(query("reading the server's `binlog_row_metadata`"))?;
+    Ok(row.is_some_and(|(_, value)| value.eq_ignore_ascii_case("FULL")))
+}
+
+/// A column's type as the binlog decoder names it from a TABLE_MAP event: the base type, the
+/// signedness, DECIMAL's precision and scale, BIT's width and temporal fractions, but no
+/// display widths (`int(11)`), lengths (`varchar(40)`) or members (`enum('a')`).
+pub fn binlog_type_name(data_type: &str, column_type: &str, fsp: u8) -> String {
+    let column_type = column_type.to_ascii_lowercase();
+    let sign = if column_type.contains("unsigned") {
+        " unsigned"
+    } else {
+        ""
+    };
+    match data_type {
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "float" | "double" => {
+            format!("{data_type}{sign}")
+        }
+        "decimal" | "bit" => column_type.replace(" zerofill", ""),
+        "time" | "datetime" | "timestamp" if fsp > 0 => format!("{data_type}({fsp})"),
+        "point" | "linestring" | "polygon" | "multipoint" | "multilinestring" | "multipolygon"
+        | "geometrycollection" | "geomcollection" => "geometry".into(),
+        _ => data_type.into(),
+    }
+}
+
+/// A table's columns and key; `None` when it was dropped meanwhile. `names_from_binlog`: name
+/// column types as the binlog decoder does on a server that logs column names.
 async fn describe(
     conn: &mut Conn,
     database: &str,
     table: &str,
+    names_from_binlog: bool,
 ) -> Result<Option<SnapshotTable>, SnapshotError> {
     let what = || format!("reading the definition of `{database}`.`{table}`");
     type ColumnRow = (String, String, String, Option<String>, Option<u32>, String);
@@ -115,9 +152,14 @@ async fn describe(
     let mut schema_columns = Vec::with_capacity(rows.len());
     let mut not_null = Vec::with_capacity(rows.len());
     for (name, data_type, column_type, charset, fsp, nullable) in rows {
+        let fsp = fsp.unwrap_or(0).min(6) as u8;
         schema_columns.push(ColumnSchema {
             name: name.clone(),
-            type_name: column_type.clone(),
+            type_name: if names_from_binlog {
+                binlog_type_name(&data_type, &column_type, fsp)
+            } else {
+                column_type.clone()
+            },
         });
         not_null.push(nullable == "NO");
         columns.push(SnapshotColumn {
@@ -125,7 +167,7 @@ async fn describe(
             data_type,
             unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
             charset,
-            fsp: fsp.unwrap_or(0).min(6) as u8,
+            fsp,
         });
     }
     // Unique indexes, the primary key first; prefix indexes cannot order whole values.
@@ -186,4 +228,45 @@ async fn describe(
         columns,
         key,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::binlog_type_name;
+
+    #[test]
+    fn binlog_type_names_drop_widths_lengths_and_members() {
+        for (data_type, column_type, fsp, binlog) in [
+            ("int", "int(11)", 0, "int"),
+            (
+                "bigint",
+                "bigint(20) unsigned zerofill",
+                0,
+                "bigint unsigned",
+            ),
+            ("tinyint", "tinyint(1)", 0, "tinyint"),
+            ("double", "double", 0, "double"),
+            (
+                "decimal",
+                "decimal(20,6) unsigned",
+                0,
+                "decimal(20,6) unsigned",
+            ),
+            ("bit", "bit(13)", 0, "bit(13)"),
+            ("year", "year(4)", 0, "year"),
+            ("datetime", "datetime(6)", 6, "datetime(6)"),
+            ("timestamp", "timestamp", 0, "timestamp"),
+            ("varchar", "varchar(40)", 0, "varchar"),
+            ("binary", "binary(6)", 0, "binary"),
+            ("longtext", "longtext", 0, "longtext"),
+            ("enum", "enum('a','b')", 0, "enum"),
+            ("point", "point", 0, "geometry"),
+        ] {
+            assert_eq!(
+                binlog_type_name(data_type, column_type, fsp),
+                binlog,
+                "{column_type}"
+            );
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use mysql_common::binlog::events::{OptionalMetadataField, TableMapEvent};
 use mysql_common::constants::ColumnType;
-use sluice_core::{ColumnSchema, TableSchema};
+use sluice_core::{ColumnSchema, TableSchema, Value};
 
 use super::charset::TextDecoding;
 use super::schema::TableDefinition;
@@ -62,8 +62,12 @@ struct OptionalMeta {
     non_default_charsets: Vec<(usize, u16)>,
     enum_set_charsets: Vec<u16>,
     enum_set_default_charset: Option<u16>,
-    enum_members: Vec<Vec<String>>,
-    set_members: Vec<Vec<String>>,
+    /// (index among the ENUM/SET columns, collation) of those not in the default.
+    enum_set_non_default_charsets: Vec<(usize, u16)>,
+    /// ENUM and SET members as the server wrote them: in the column's charset, decoded once
+    /// that charset is known (a lossy UTF-8 read garbled latin1 members).
+    enum_members: Vec<Vec<Vec<u8>>>,
+    set_members: Vec<Vec<Vec<u8>>>,
     primary_key: Vec<usize>,
 }
 
@@ -97,7 +101,7 @@ fn read_optional_meta(tme: &TableMapEvent<'_>) -> Result<OptionalMeta, std::io::
                         members
                             .values()
                             .iter()
-                            .map(|v| v.value().into_owned())
+                            .map(|v| v.value_raw().to_vec())
                             .collect(),
                     );
                 }
@@ -109,7 +113,7 @@ fn read_optional_meta(tme: &TableMapEvent<'_>) -> Result<OptionalMeta, std::io::
                         members
                             .values()
                             .iter()
-                            .map(|v| v.value().into_owned())
+                            .map(|v| v.value_raw().to_vec())
                             .collect(),
                     );
                 }
@@ -126,6 +130,11 @@ fn read_optional_meta(tme: &TableMapEvent<'_>) -> Result<OptionalMeta, std::io::
             }
             OptionalMetadataField::EnumAndSetDefaultCharset(dc) => {
                 m.enum_set_default_charset = Some(dc.default_charset());
+                for nd in dc.iter_non_default() {
+                    let nd = nd?;
+                    m.enum_set_non_default_charsets
+                        .push((nd.column_index() as usize, nd.charset()));
+                }
             }
             OptionalMetadataField::EnumAndSetColumnCharset(cc) => {
                 m.enum_set_charsets = cc.iter_charsets().collect::<Result<_, _>>()?;
@@ -136,6 +145,17 @@ fn read_optional_meta(tme: &TableMapEvent<'_>) -> Result<OptionalMeta, std::io::
         }
     }
     Ok(m)
+}
+
+/// ENUM/SET member names in their column's charset (UTF-8, replacing what does not decode,
+/// when the charset is unknown).
+fn decode_members(raw: &[Vec<u8>], text: &TextDecoding) -> Vec<String> {
+    raw.iter()
+        .map(|bytes| match text.decode(bytes.clone()) {
+            Value::Text(name) => name,
+            _ => String::from_utf8_lossy(bytes).into_owned(),
+        })
+        .collect()
 }
 
 impl TableDecoder {
@@ -228,16 +248,18 @@ impl TableDecoder {
                     set_i += 1;
                     meta.set_members.get(set_i - 1)
                 };
-                if let Some(m) = from_meta {
-                    members = Some(m.clone());
-                }
-                let collation = meta
-                    .enum_set_charsets
-                    .get(enum_set_i)
-                    .copied()
-                    .or(meta.enum_set_default_charset);
+                let collation = meta.enum_set_charsets.get(enum_set_i).copied().or_else(|| {
+                    meta.enum_set_non_default_charsets
+                        .iter()
+                        .find(|(i, _)| *i == enum_set_i)
+                        .map(|(_, c)| *c)
+                        .or(meta.enum_set_default_charset)
+                });
                 if let Some(c) = collation {
                     text = TextDecoding::for_collation(c);
+                }
+                if let Some(m) = from_meta {
+                    members = Some(decode_members(m, &text));
                 }
                 enum_set_i += 1;
             }
