@@ -16,6 +16,7 @@ use sluice_core::coordination::{
     CoordinationError, Coordinator, DesiredState, NodeInfo, Ownership, PublishedTask,
     TaskStatusReport, ZooKeeperConfig, ZooKeeperCoordinator,
 };
+use sluice_core::snapshot_progress::{KeyValue, SnapshotProgress};
 use sluice_core::BinlogPosition;
 
 fn zk_addr() -> String {
@@ -121,6 +122,7 @@ fn status(node: &str) -> TaskStatusReport {
         sinks: vec![],
         last_error: None,
         at_ms: 2,
+        snapshot: None,
     }
 }
 
@@ -206,14 +208,18 @@ async fn a_stale_owner_cannot_write_and_the_checkpoint_stays() {
 
     // Case 1: the task is removed and published again while `a` runs it; `b` claims it.
     let old = a.try_claim("orders", "a").await.unwrap().unwrap();
-    a.save_checkpoint("orders", &old, &pos(100)).await.unwrap();
+    a.save_checkpoint("orders", &old, &pos(100), None)
+        .await
+        .unwrap();
     manager.remove_task("orders").await.unwrap();
     manager.publish_task("orders", &published(2)).await.unwrap();
     let new = b.try_claim("orders", "b").await.unwrap().unwrap();
     assert!(new.epoch > old.epoch, "epochs grow across a removal");
-    b.save_checkpoint("orders", &new, &pos(200)).await.unwrap();
+    b.save_checkpoint("orders", &new, &pos(200), None)
+        .await
+        .unwrap();
     let err = a
-        .save_checkpoint("orders", &old, &pos(999))
+        .save_checkpoint("orders", &old, &pos(999), None)
         .await
         .unwrap_err();
     assert!(
@@ -242,14 +248,14 @@ async fn a_stale_owner_cannot_write_and_the_checkpoint_stays() {
     assert!(again.epoch > new.epoch);
     let b2 = tree.session().await;
     let err = b2
-        .save_checkpoint("orders", &new, &pos(999))
+        .save_checkpoint("orders", &new, &pos(999), None)
         .await
         .unwrap_err();
     assert!(matches!(err, CoordinationError::NotOwner { .. }), "{err}");
     assert_eq!(checkpoint_of(&manager, "orders").await, Some(pos(200)));
 
     // The owner writes; the checkpoint names its epoch.
-    a.save_checkpoint("orders", &again, &pos(300))
+    a.save_checkpoint("orders", &again, &pos(300), None)
         .await
         .unwrap();
     let cp = manager
@@ -290,8 +296,19 @@ async fn watch_tasks_notices_publish_desired_claim_and_remove_but_not_checkpoint
     // Checkpoints and status reports are no task changes.
     tokio::time::sleep(Duration::from_millis(300)).await;
     changes.borrow_and_update();
-    a.save_checkpoint("orders", &owner, &pos(4)).await.unwrap();
-    a.save_checkpoint("orders", &owner, &pos(5)).await.unwrap();
+    a.save_checkpoint("orders", &owner, &pos(4), None)
+        .await
+        .unwrap();
+    // A snapshot's progress is written with the position, in the same fenced write.
+    let progress = SnapshotProgress {
+        database: "shop".into(),
+        table: "orders".into(),
+        after: Some(vec![KeyValue::Int(500)]),
+        ..Default::default()
+    };
+    a.save_checkpoint("orders", &owner, &pos(5), Some(&progress))
+        .await
+        .unwrap();
     a.report_status("orders", &owner, &status("a"))
         .await
         .unwrap();
@@ -300,6 +317,40 @@ async fn watch_tasks_notices_publish_desired_claim_and_remove_but_not_checkpoint
         !changes.has_changed().unwrap(),
         "a checkpoint or status write gave a notice"
     );
+    let stored = manager.task_view("orders").await.unwrap().unwrap();
+    assert_eq!(stored.checkpoint.unwrap().snapshot, Some(progress));
+
+    // A snapshot request is a task change for the owner; its "taken" mark, written fenced by
+    // the owner, is not.
+    let tables = vec!["shop.orders".to_string()];
+    let first = manager
+        .request_snapshot("orders", &tables, "admin")
+        .await
+        .unwrap();
+    expect_notice(&mut changes, "a snapshot request").await;
+    let view = a.task_view("orders").await.unwrap().unwrap();
+    assert_eq!(view.pending_snapshot(), Some(&first));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    changes.borrow_and_update();
+    a.snapshot_taken("orders", &owner, first.id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !changes.has_changed().unwrap(),
+        "a snapshot-taken write gave a notice"
+    );
+    let view = manager.task_view("orders").await.unwrap().unwrap();
+    assert_eq!(view.snapshot_taken, Some(first.id));
+    assert_eq!(view.pending_snapshot(), None);
+    let second = manager
+        .request_snapshot("orders", &tables, "admin")
+        .await
+        .unwrap();
+    assert!(second.id > first.id, "{second:?} after {first:?}");
+    let err = manager
+        .request_snapshot("nope", &tables, "admin")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoordinationError::NoSuchTask { .. }), "{err}");
 
     manager.remove_task("orders").await.unwrap();
     expect_notice(&mut changes, "remove").await;
@@ -358,7 +409,9 @@ async fn task_view_shows_every_part_and_resets_wait_for_the_owner() {
         .await
         .unwrap();
     let owner = a.try_claim("orders", "a").await.unwrap().unwrap();
-    a.save_checkpoint("orders", &owner, &pos(42)).await.unwrap();
+    a.save_checkpoint("orders", &owner, &pos(42), None)
+        .await
+        .unwrap();
     a.report_status("orders", &owner, &status("a"))
         .await
         .unwrap();
@@ -386,16 +439,22 @@ async fn task_view_shows_every_part_and_resets_wait_for_the_owner() {
     let err = a.try_claim("nope", "a").await.unwrap_err();
     assert!(matches!(err, CoordinationError::NoSuchTask { .. }), "{err}");
     let err = manager
-        .reset_checkpoint("orders", &pos(4))
+        .reset_checkpoint("orders", &pos(4), None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("node `a` owns the task"), "{err}");
     assert_eq!(checkpoint_of(&manager, "orders").await, Some(pos(42)));
 
     a.release("orders", &owner).await.unwrap();
-    manager.reset_checkpoint("orders", &pos(4)).await.unwrap();
+    manager
+        .reset_checkpoint("orders", &pos(4), None)
+        .await
+        .unwrap();
     assert_eq!(checkpoint_of(&manager, "orders").await, Some(pos(4)));
-    let err = manager.reset_checkpoint("nope", &pos(4)).await.unwrap_err();
+    let err = manager
+        .reset_checkpoint("nope", &pos(4), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, CoordinationError::NoSuchTask { .. }), "{err}");
 
     a.close().await;
@@ -422,7 +481,9 @@ async fn a_cut_connection_pauses_writes_at_once_and_expiry_hands_the_task_over()
     let a = ZooKeeperCoordinator::connect(&config).await.unwrap();
     let timeout = a.session_timeout();
     let owner = a.try_claim("orders", "a").await.unwrap().unwrap();
-    a.save_checkpoint("orders", &owner, &pos(10)).await.unwrap();
+    a.save_checkpoint("orders", &owner, &pos(10), None)
+        .await
+        .unwrap();
     let connected = a.connected();
     assert!(*connected.borrow());
 
@@ -442,7 +503,7 @@ async fn a_cut_connection_pauses_writes_at_once_and_expiry_hands_the_task_over()
         t0.elapsed()
     );
     let err = a
-        .save_checkpoint("orders", &owner, &pos(11))
+        .save_checkpoint("orders", &owner, &pos(11), None)
         .await
         .unwrap_err();
     assert!(
@@ -454,7 +515,9 @@ async fn a_cut_connection_pauses_writes_at_once_and_expiry_hands_the_task_over()
         (*connected.borrow()).then_some(())
     })
     .await;
-    a.save_checkpoint("orders", &owner, &pos(12)).await.unwrap();
+    a.save_checkpoint("orders", &owner, &pos(12), None)
+        .await
+        .unwrap();
 
     // A long cut: the session expires on the server and another node takes over.
     proxy.close().await;
@@ -470,7 +533,7 @@ async fn a_cut_connection_pauses_writes_at_once_and_expiry_hands_the_task_over()
         Duration::from_secs(15),
         "a sees its session expired",
         || async {
-            match a.save_checkpoint("orders", &owner, &pos(999)).await {
+            match a.save_checkpoint("orders", &owner, &pos(999), None).await {
                 Err(e @ CoordinationError::SessionExpired { .. }) => Some(e),
                 Err(_) => None,
                 Ok(()) => panic!("a write of an expired session was accepted"),

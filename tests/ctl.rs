@@ -161,6 +161,58 @@ fn ctl_drives_the_manager_api() {
     assert!(shown.contains("\"desired\": \"paused\""), "{shown}");
     ok(&home, &url, &["tasks", "resume", "orders"]);
 
+    // A snapshot needs a signal table: refused (exit 2), the reason given.
+    let out = ctl(
+        &home,
+        &url,
+        &["tasks", "snapshot", "orders", "--tables", "shop.orders"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("signal_table"),
+        "no reason: {}",
+        text(&out.stderr)
+    );
+    let with_signal = dir.0.join("orders-signal.toml");
+    std::fs::write(
+        &with_signal,
+        format!(
+            "{}\n[snapshot]\nsignal_table = \"ops.marks\"\n",
+            task_toml("cdc.{db}.{table}")
+        ),
+    )
+    .unwrap();
+    ok(
+        &home,
+        &url,
+        &[
+            "tasks",
+            "update",
+            "orders",
+            "--file",
+            with_signal.to_str().unwrap(),
+        ],
+    );
+    let asked = ok(
+        &home,
+        &url,
+        &[
+            "tasks",
+            "snapshot",
+            "orders",
+            "--tables",
+            "shop.orders,shop.customers",
+        ],
+    );
+    assert!(asked.contains("snapshot 1 requested"), "{asked}");
+    // No node runs the task here: the request waits.
+    let status = ok(&home, &url, &["tasks", "status", "orders"]);
+    assert!(
+        status.contains("requested:  snapshot 1 of shop.orders, shop.customers (pending)"),
+        "{status}"
+    );
+
     // A viewer may read but not write: refused, with the role explained.
     let admin_token = std::fs::read_to_string(&token_file).unwrap();
     let viewer = r#"{"name":"eve","password":"viewer-pw-1","role":"viewer"}"#;

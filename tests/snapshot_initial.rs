@@ -4,8 +4,11 @@
 //! Redis (sync sink) equals the table exactly. The writer's session commits all along: the
 //! snapshot takes no global lock.
 //!
-//! The documented run snapshots 1,000,000 rows; `SLUICE_SNAPSHOT_ROWS` picks a smaller table
-//! for a quick run. Needs the services of `tests/services/start.sh`.
+//! The same scenario runs standalone with a `[manager]` table, where checkpoints go through the
+//! in-process coordinator (mirrored to the file): the progress must survive the kill there too.
+//!
+//! The documented run snapshots 1,000,000 rows (100,000 under a manager); `SLUICE_SNAPSHOT_ROWS`
+//! picks a smaller table for a quick run. Needs the services of `tests/services/start.sh`.
 
 mod common;
 
@@ -19,18 +22,29 @@ use common::rng::Rng;
 use common::standalone::{StandaloneProcess, TempDir};
 use mysql_async::prelude::Queryable;
 
-/// Replica server id of this test: unique on the shared server.
+/// Replica server ids of these tests: unique on the shared server.
 const SERVER_ID: u32 = 4_600_901;
-/// Rows of the documented run.
+const MANAGED_SERVER_ID: u32 = 4_700_901;
+/// Rows of the documented runs.
 const DEFAULT_ROWS: i64 = 1_000_000;
+const MANAGED_DEFAULT_ROWS: i64 = 100_000;
 /// How long the whole snapshot and catch-up may take.
 const WITHIN: Duration = Duration::from_secs(900);
 
-fn row_count() -> i64 {
+fn row_count(default: i64) -> i64 {
     std::env::var("SLUICE_SNAPSHOT_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_ROWS)
+        .unwrap_or(default)
+}
+
+/// How the process runs the task.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Checkpoints in the task's file only.
+    Standalone,
+    /// With `[manager]`: checkpoints through the in-process coordinator, mirrored to the file.
+    Managed,
 }
 
 /// The checkpoint's snapshot progress: `Some(last id)` while a snapshot is under way (0 before
@@ -72,17 +86,44 @@ async fn redis_strings(redis: &mut redis::aio::MultiplexedConnection) -> BTreeMa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_snapshot_resumes_at_its_last_chunk_and_redis_equals_the_table() {
+    kill_half_way_then_resume(
+        "snapshot_initial",
+        SERVER_ID,
+        row_count(DEFAULT_ROWS),
+        Mode::Standalone,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_snapshot_under_a_manager_resumes_at_its_last_chunk() {
+    kill_half_way_then_resume(
+        "snapshot_managed",
+        MANAGED_SERVER_ID,
+        row_count(MANAGED_DEFAULT_ROWS),
+        Mode::Managed,
+    )
+    .await;
+}
+
+/// Task `name` snapshots `rows` rows while a writer changes them, is killed a third of the way
+/// through, resumes, and Redis ends equal to the table.
+async fn kill_half_way_then_resume(name: &str, server_id: u32, rows: i64, mode: Mode) {
     let t0 = Instant::now();
-    let rows = row_count();
-    let dir = TempDir::new("snapshot-initial");
-    let setup = sync_json_setup(&dir.0, "snapshot_initial", SERVER_ID).await;
+    let dir = TempDir::new(name);
+    let setup = sync_json_setup(&dir.0, name, server_id).await;
     let (mut redis, mut root, db) = (setup.redis, setup.root, setup.db);
-    let signal_db = common::fresh_database(&mut root, "snapshot_initial_signal").await;
+    let signal_db = common::fresh_database(&mut root, &format!("{name}_signal")).await;
     let mut config = std::fs::read_to_string(&setup.config).unwrap();
+    // Smaller chunks for the smaller table, so the kill still lands mid-snapshot.
+    let chunk_rows = if mode == Mode::Managed { 2000 } else { 8192 };
     config.push_str(&format!(
-        "\n[tasks.snapshot]\nmode = \"initial\"\nchunk_rows = 8192\n\
+        "\n[tasks.snapshot]\nmode = \"initial\"\nchunk_rows = {chunk_rows}\n\
          signal_table = \"{signal_db}.watermarks\"\n"
     ));
+    if mode == Mode::Managed {
+        config.push_str("\n[manager]\nlisten = \"127.0.0.1:0\"\n");
+    }
     std::fs::write(&setup.config, config).unwrap();
 
     // The table's rows, loaded fast with MariaDB's Sequence engine.
@@ -118,7 +159,7 @@ async fn a_killed_snapshot_resumes_at_its_last_chunk_and_redis_equals_the_table(
         })
     };
 
-    let checkpoint = dir.0.join("data/snapshot_initial/checkpoint.json");
+    let checkpoint = dir.0.join(format!("data/{name}/checkpoint.json"));
     let log = |n: usize| dir.0.join(format!("run-{n}.log"));
     let started = Instant::now();
     let mut sluice = StandaloneProcess::start(&setup.config, log(0));
@@ -197,7 +238,7 @@ async fn a_killed_snapshot_resumes_at_its_last_chunk_and_redis_equals_the_table(
         "sluice exits 0 on SIGTERM"
     );
     eprintln!(
-        "snapshot initial: {rows} rows; killed after {:.1} s at id {killed_at}; snapshot done \
+        "{name}: {rows} rows; killed after {:.1} s at id {killed_at}; snapshot done \
          after {:.1} s ({:.0} rows/s overall incl. restart); writer committed {commits_at_kill} \
          transactions before the kill and {commits_during} by the end of the snapshot; {} rows \
          at the end; test {:.1} s",

@@ -9,6 +9,7 @@ mod event_size;
 pub mod filter;
 pub mod json;
 pub mod position;
+pub mod snapshot_progress;
 pub mod value;
 
 pub use event::{

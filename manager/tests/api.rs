@@ -343,6 +343,7 @@ async fn restart_status_and_nodes(kind: StoreKind) {
         sinks: vec![],
         last_error: None,
         at_ms: 1,
+        snapshot: None,
     };
     node.report_status("orders", &owner, &report).await.unwrap();
     let good = json!({"position": "binlog.000042:4"});

@@ -16,6 +16,23 @@ export interface TaskStatus {
   sinks?: SinkStatus[];
   last_error?: string | null;
   at_ms?: number;
+  snapshot?: SnapshotStatus | null;
+}
+
+/** The snapshot a task is taking, as its owner reports it. */
+export interface SnapshotStatus {
+  request?: number | null;
+  table: string;
+  tables_done: number;
+  tables_total: number;
+  rows: number;
+}
+
+export interface SnapshotRequest {
+  id: number;
+  tables: string[];
+  requested_at_ms?: number;
+  requested_by?: string;
 }
 
 export interface CoordinatorView {
@@ -25,6 +42,8 @@ export interface CoordinatorView {
   owner?: { node: string; epoch: number; since_ms?: number } | null;
   checkpoint?: { position?: any; at_ms?: number } | null;
   status?: TaskStatus | null;
+  snapshot_request?: SnapshotRequest | null;
+  snapshot_taken?: number | null;
 }
 
 export interface TaskSnapshot {

@@ -9,6 +9,7 @@ mod kafka;
 mod manager;
 mod redis;
 mod snapshot;
+mod snapshot_request;
 mod task_json;
 mod validate;
 
@@ -24,7 +25,8 @@ pub use kafka::{
 };
 pub use manager::ManagerConfig;
 pub use redis::{KeyPart, KeyTemplate, RedisFormat, RedisMode, RedisSinkConfig};
-pub use snapshot::{SnapshotConfig, SnapshotMode, CHUNK_ROWS_RANGE};
+pub use snapshot::{OnPurged, SnapshotConfig, SnapshotMode, CHUNK_ROWS_RANGE};
+pub use snapshot_request::{snapshot_request_problems, MAX_REQUESTED_TABLES};
 pub use validate::{redact_url, valid_label};
 
 use crate::position::{BinlogPosition, GtidSet};

@@ -19,6 +19,20 @@ pub enum SnapshotMode {
     Initial,
 }
 
+/// What a task does when its resume position is no longer on the server (the binlog files
+/// holding it were purged): the changes since then cannot be read any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnPurged {
+    /// Stop with the definite error: the operator decides (restart from a position the server
+    /// has, or take a snapshot).
+    #[default]
+    Fail,
+    /// Stream from the binlog's current end and snapshot every table again: the sinks end up
+    /// equal to the tables, with the lost changes replaced by the rows as they are now.
+    Snapshot,
+}
+
 /// The chunk sizes allowed: a chunk is held in memory between its watermarks.
 pub const CHUNK_ROWS_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 
@@ -34,6 +48,8 @@ pub struct SnapshotConfig {
     pub signal_table: Option<String>,
     /// `db.table` patterns of the tables to snapshot; empty: every table the filters include.
     pub tables: Vec<String>,
+    /// When the resume position was purged from the server: fail, or snapshot again.
+    pub on_purged: OnPurged,
 }
 
 /// 8192 rows: a few MiB for typical rows, and few enough watermark writes per table.
@@ -46,6 +62,7 @@ impl Default for SnapshotConfig {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             signal_table: None,
             tables: Vec::new(),
+            on_purged: OnPurged::Fail,
         }
     }
 }
@@ -85,6 +102,14 @@ impl SnapshotConfig {
                 message: "a snapshot needs a signal table for its watermarks: set \
                           `signal_table = \"DATABASE.TABLE\"` (Sluice creates the table; the \
                           source user needs CREATE, INSERT and UPDATE on it)"
+                    .into(),
+            }),
+            (None, _) if self.on_purged == OnPurged::Snapshot => errors.push(FieldError {
+                field: format!("{at}.signal_table"),
+                value: None,
+                message: "`on_purged = \"snapshot\"` takes a snapshot, which needs a signal \
+                          table for its watermarks: set `signal_table = \"DATABASE.TABLE\"`, \
+                          or `on_purged = \"fail\"`"
                     .into(),
             }),
             _ => {}
@@ -141,6 +166,22 @@ mod tests {
         assert!(fields("mode = \"initial\"\nsignal_table = \"ops.sluice_signal\"").is_empty());
         assert_eq!(fields("chunk_rows = 0"), ["snapshot.chunk_rows"]);
         assert_eq!(fields("tables = [\"(\"]"), ["snapshot.tables[0]"]);
+    }
+
+    #[test]
+    fn a_snapshot_on_purge_needs_a_signal_table() {
+        assert_eq!(parse("").on_purged, OnPurged::Fail);
+        let config = parse("on_purged = \"snapshot\"");
+        assert_eq!(config.on_purged, OnPurged::Snapshot);
+        let fields: Vec<String> = config
+            .problems("snapshot")
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["snapshot.signal_table"]);
+        let with_table = parse("on_purged = \"snapshot\"\nsignal_table = \"ops.signal\"");
+        assert!(with_table.problems("snapshot").is_empty());
+        assert!(toml::from_str::<SnapshotConfig>("on_purged = \"retry\"").is_err());
     }
 
     #[test]

@@ -116,6 +116,15 @@ mod tests {
             ["snapshot.chunk_rows", "snapshot.signal_table"]
         );
         assert_eq!(fields(&with(r#"{"mode":"sometimes"}"#)), ["snapshot.mode"]);
+        assert_eq!(
+            fields(&with(r#"{"on_purged":"snapshot"}"#)),
+            ["snapshot.signal_table"]
+        );
+        let task = TaskConfig::from_json(&with(
+            r#"{"on_purged":"snapshot","signal_table":"ops.signal"}"#,
+        ))
+        .unwrap();
+        assert_eq!(task.snapshot.on_purged, crate::config::OnPurged::Snapshot);
     }
 
     #[test]

@@ -26,9 +26,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
 use super::{
-    check_revision, node_taken, now_ms, owned_conflict, CoordinationError, Coordinator,
-    DesiredState, NodeInfo, Ownership, PublishedTask, StoredCheckpoint, TaskStatusReport, TaskView,
+    check_revision, next_request_id, node_taken, now_ms, owned_conflict, CoordinationError,
+    Coordinator, DesiredState, NodeInfo, Ownership, PublishedTask, SnapshotRequest,
+    StoredCheckpoint, TaskStatusReport, TaskView,
 };
+use crate::snapshot_progress::SnapshotProgress;
 use crate::BinlogPosition;
 
 /// A session of the in-process coordinator (cheap to create; see the module docs).
@@ -62,6 +64,8 @@ struct TaskEntry {
     owner: Option<(u64, Ownership)>,
     checkpoint: Option<StoredCheckpoint>,
     status: Option<TaskStatusReport>,
+    snapshot_request: Option<SnapshotRequest>,
+    snapshot_taken: Option<u64>,
 }
 
 impl Default for InProcessCoordinator {
@@ -225,6 +229,8 @@ impl Coordinator for InProcessCoordinator {
                         owner: None,
                         checkpoint: None,
                         status: None,
+                        snapshot_request: None,
+                        snapshot_taken: None,
                     },
                 );
             }
@@ -265,6 +271,7 @@ impl Coordinator for InProcessCoordinator {
         &self,
         task: &str,
         position: &BinlogPosition,
+        snapshot: Option<&SnapshotProgress>,
     ) -> Result<(), CoordinationError> {
         let mut state = self.usable()?;
         let epoch = state.epochs.get(task).copied().unwrap_or(0);
@@ -279,8 +286,34 @@ impl Coordinator for InProcessCoordinator {
             position: position.clone(),
             epoch,
             at_ms: now_ms(),
+            snapshot: snapshot.cloned(),
         });
         Ok(())
+    }
+
+    async fn request_snapshot(
+        &self,
+        task: &str,
+        tables: &[String],
+        requested_by: &str,
+    ) -> Result<SnapshotRequest, CoordinationError> {
+        let request = {
+            let mut state = self.usable()?;
+            let entry = state
+                .tasks
+                .get_mut(task)
+                .ok_or_else(|| no_such_task(task))?;
+            let request = SnapshotRequest {
+                id: next_request_id(entry.snapshot_request.as_ref(), entry.snapshot_taken),
+                tables: tables.to_vec(),
+                requested_at_ms: now_ms(),
+                requested_by: requested_by.to_string(),
+            };
+            entry.snapshot_request = Some(request.clone());
+            request
+        };
+        self.notify();
+        Ok(request)
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, CoordinationError> {
@@ -301,6 +334,8 @@ impl Coordinator for InProcessCoordinator {
             owner: e.owner.as_ref().map(|(_, o)| o.clone()),
             checkpoint: e.checkpoint.clone(),
             status: e.status.clone(),
+            snapshot_request: e.snapshot_request.clone(),
+            snapshot_taken: e.snapshot_taken,
         }))
     }
 
@@ -361,13 +396,27 @@ impl Coordinator for InProcessCoordinator {
         task: &str,
         owner: &Ownership,
         position: &BinlogPosition,
+        snapshot: Option<&SnapshotProgress>,
     ) -> Result<(), CoordinationError> {
         let mut state = self.usable()?;
         self.owned_entry(&mut state, task, owner)?.checkpoint = Some(StoredCheckpoint {
             position: position.clone(),
             epoch: owner.epoch,
             at_ms: now_ms(),
+            snapshot: snapshot.cloned(),
         });
+        Ok(())
+    }
+
+    async fn snapshot_taken(
+        &self,
+        task: &str,
+        owner: &Ownership,
+        id: u64,
+    ) -> Result<(), CoordinationError> {
+        let mut state = self.usable()?;
+        let entry = self.owned_entry(&mut state, task, owner)?;
+        entry.snapshot_taken = Some(entry.snapshot_taken.unwrap_or(0).max(id));
         Ok(())
     }
 

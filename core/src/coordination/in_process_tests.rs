@@ -35,6 +35,7 @@ fn status(node: &str) -> TaskStatusReport {
         sinks: vec![],
         last_error: None,
         at_ms: 2,
+        snapshot: None,
     }
 }
 
@@ -70,7 +71,9 @@ async fn only_one_claim_succeeds_and_the_loser_claims_after_the_winner_releases(
 async fn a_stale_owner_cannot_write_after_another_claimed() {
     let (m, a, b) = cluster().await;
     let old = a.try_claim("orders", "a").await.unwrap().unwrap();
-    a.save_checkpoint("orders", &old, &pos(100)).await.unwrap();
+    a.save_checkpoint("orders", &old, &pos(100), None)
+        .await
+        .unwrap();
     a.expire();
     let new = b.try_claim("orders", "b").await.unwrap().unwrap();
     assert!(new.epoch > old.epoch);
@@ -78,7 +81,7 @@ async fn a_stale_owner_cannot_write_after_another_claimed() {
     // The same session object is gone; a fresh session holding the stale ownership is refused.
     let zombie = m.new_session();
     let err = zombie
-        .save_checkpoint("orders", &old, &pos(999))
+        .save_checkpoint("orders", &old, &pos(999), None)
         .await
         .unwrap_err();
     assert!(
@@ -92,7 +95,7 @@ async fn a_stale_owner_cannot_write_after_another_claimed() {
     assert!(matches!(err, CoordinationError::NotOwner { .. }), "{err}");
     // Another session using the right ownership value is refused too: ownership is per session.
     let err = zombie
-        .save_checkpoint("orders", &new, &pos(999))
+        .save_checkpoint("orders", &new, &pos(999), None)
         .await
         .unwrap_err();
     assert!(matches!(err, CoordinationError::NotOwner { .. }), "{err}");
@@ -103,7 +106,9 @@ async fn a_stale_owner_cannot_write_after_another_claimed() {
     assert_eq!(checkpoint.epoch, old.epoch);
     assert_eq!(view.status, None);
 
-    b.save_checkpoint("orders", &new, &pos(200)).await.unwrap();
+    b.save_checkpoint("orders", &new, &pos(200), None)
+        .await
+        .unwrap();
     let view = m.task_view("orders").await.unwrap().unwrap();
     assert_eq!(view.checkpoint.unwrap().epoch, new.epoch);
 }
@@ -137,7 +142,7 @@ async fn a_disconnected_session_keeps_its_tasks_but_cannot_write() {
     a.set_connected(false);
     assert!(!*connected.borrow());
     let err = a
-        .save_checkpoint("orders", &owner, &pos(5))
+        .save_checkpoint("orders", &owner, &pos(5), None)
         .await
         .unwrap_err();
     assert!(
@@ -147,7 +152,9 @@ async fn a_disconnected_session_keeps_its_tasks_but_cannot_write() {
 
     a.set_connected(true);
     assert!(*connected.borrow());
-    a.save_checkpoint("orders", &owner, &pos(5)).await.unwrap();
+    a.save_checkpoint("orders", &owner, &pos(5), None)
+        .await
+        .unwrap();
     let view = m.task_view("orders").await.unwrap().unwrap();
     assert_eq!(view.owner, Some(owner));
 }
@@ -171,7 +178,9 @@ async fn watch_tasks_notices_publish_desired_claim_and_remove() {
     changes.borrow_and_update();
 
     // Checkpoints and status reports are not task changes.
-    a.save_checkpoint("orders", &owner, &pos(7)).await.unwrap();
+    a.save_checkpoint("orders", &owner, &pos(7), None)
+        .await
+        .unwrap();
     a.report_status("orders", &owner, &status("a"))
         .await
         .unwrap();
@@ -182,7 +191,7 @@ async fn watch_tasks_notices_publish_desired_claim_and_remove() {
     assert!(m.task_names().await.unwrap().is_empty());
     assert_eq!(m.task_view("orders").await.unwrap(), None);
     let err = a
-        .save_checkpoint("orders", &owner, &pos(8))
+        .save_checkpoint("orders", &owner, &pos(8), None)
         .await
         .unwrap_err();
     assert!(matches!(err, CoordinationError::NotOwner { .. }), "{err}");
@@ -198,7 +207,7 @@ async fn epochs_keep_growing_when_a_task_is_removed_and_published_again() {
     assert!(second.epoch > first.epoch);
     // `a` still holds its old ownership value: useless now.
     let err = a
-        .save_checkpoint("orders", &first, &pos(9))
+        .save_checkpoint("orders", &first, &pos(9), None)
         .await
         .unwrap_err();
     assert!(matches!(err, CoordinationError::NotOwner { .. }), "{err}");
@@ -211,7 +220,9 @@ async fn task_view_shows_every_part() {
         .await
         .unwrap();
     let owner = a.try_claim("orders", "a").await.unwrap().unwrap();
-    a.save_checkpoint("orders", &owner, &pos(42)).await.unwrap();
+    a.save_checkpoint("orders", &owner, &pos(42), None)
+        .await
+        .unwrap();
     a.report_status("orders", &owner, &status("a"))
         .await
         .unwrap();
@@ -245,10 +256,13 @@ async fn manager_calls_are_refused_when_they_contradict_the_store() {
     m.remove_task("nope").await.unwrap();
 
     let owner = a.try_claim("orders", "a").await.unwrap().unwrap();
-    let err = m.reset_checkpoint("orders", &pos(4)).await.unwrap_err();
+    let err = m
+        .reset_checkpoint("orders", &pos(4), None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("node `a` owns the task"), "{err}");
     a.release("orders", &owner).await.unwrap();
-    m.reset_checkpoint("orders", &pos(4)).await.unwrap();
+    m.reset_checkpoint("orders", &pos(4), None).await.unwrap();
     let checkpoint = m
         .task_view("orders")
         .await
@@ -263,4 +277,63 @@ async fn manager_calls_are_refused_when_they_contradict_the_store() {
     a.register_node(&node("a")).await.unwrap();
     let err = m.register_node(&node("a")).await.unwrap_err();
     assert!(matches!(err, CoordinationError::Conflict { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_checkpoint_keeps_snapshot_progress_until_a_reset_ends_it() {
+    let (m, a, _b) = cluster().await;
+    let owner = a.try_claim("orders", "a").await.unwrap().unwrap();
+    let progress = crate::snapshot_progress::SnapshotProgress {
+        database: "shop".into(),
+        table: "orders".into(),
+        after: Some(vec![crate::snapshot_progress::KeyValue::Int(7)]),
+        ..Default::default()
+    };
+    a.save_checkpoint("orders", &owner, &pos(42), Some(&progress))
+        .await
+        .unwrap();
+    let stored = m.task_view("orders").await.unwrap().unwrap().checkpoint;
+    assert_eq!(stored.unwrap().snapshot, Some(progress));
+
+    // An operator's restart from a position ends the snapshot.
+    a.release("orders", &owner).await.unwrap();
+    m.reset_checkpoint("orders", &pos(4), None).await.unwrap();
+    let stored = m.task_view("orders").await.unwrap().unwrap().checkpoint;
+    assert_eq!(stored.unwrap().snapshot, None);
+}
+
+#[tokio::test]
+async fn a_snapshot_request_stays_pending_until_its_owner_takes_it() {
+    let (m, a, b) = cluster().await;
+    let tables = vec!["shop.orders".to_string()];
+    let first = m
+        .request_snapshot("orders", &tables, "admin")
+        .await
+        .unwrap();
+    assert_eq!(first.id, 1);
+    let view = m.task_view("orders").await.unwrap().unwrap();
+    assert_eq!(view.pending_snapshot(), Some(&first));
+
+    let owner = a.try_claim("orders", "a").await.unwrap().unwrap();
+    // Only the owner may mark it taken.
+    let stale = Ownership {
+        node: "b".into(),
+        ..owner.clone()
+    };
+    let err = b.snapshot_taken("orders", &stale, 1).await.unwrap_err();
+    assert!(matches!(err, CoordinationError::NotOwner { .. }), "{err}");
+    a.snapshot_taken("orders", &owner, 1).await.unwrap();
+    let view = m.task_view("orders").await.unwrap().unwrap();
+    assert_eq!(view.pending_snapshot(), None);
+
+    let second = m
+        .request_snapshot("orders", &tables, "admin")
+        .await
+        .unwrap();
+    assert_eq!(second.id, 2);
+    let err = m
+        .request_snapshot("nope", &tables, "admin")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoordinationError::NoSuchTask { .. }), "{err}");
 }

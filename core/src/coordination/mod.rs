@@ -12,6 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::snapshot_progress::SnapshotProgress;
 use crate::BinlogPosition;
 
 mod in_process;
@@ -19,7 +20,7 @@ mod rules;
 mod zookeeper;
 
 pub use in_process::InProcessCoordinator;
-use rules::{check_revision, node_taken, owned_conflict};
+use rules::{check_revision, next_request_id, node_taken, owned_conflict};
 pub use zookeeper::{ZooKeeperConfig, ZooKeeperCoordinator};
 
 /// What the operator wants of a task.
@@ -71,6 +72,10 @@ pub struct StoredCheckpoint {
     /// The owner epoch that wrote it.
     pub epoch: u64,
     pub at_ms: u64,
+    /// Where a snapshot in progress continues (absent when none is; records written before
+    /// snapshots were kept here read as such).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotProgress>,
 }
 
 /// A task's state as its owner reports it (the manager shows it).
@@ -89,6 +94,37 @@ pub struct TaskStatusReport {
     pub sinks: Vec<SinkStatusReport>,
     pub last_error: Option<String>,
     pub at_ms: u64,
+    /// The snapshot in progress, if any (absent in reports of nodes without snapshots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotStatusReport>,
+}
+
+/// The snapshot a task is taking, in its [`TaskStatusReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotStatusReport {
+    /// The on-demand request it serves; `None`: the task's initial snapshot.
+    pub request: Option<u64>,
+    /// The table being read, `db.table`.
+    pub table: String,
+    /// Tables read completely, of `tables_total`.
+    pub tables_done: usize,
+    pub tables_total: usize,
+    /// Rows delivered by this run of the snapshot so far.
+    pub rows: u64,
+}
+
+/// An operator's request to snapshot some of a task's tables while it runs. The manager
+/// writes it; the task's owner takes it when no snapshot is in progress and records so with
+/// [`Coordinator::snapshot_taken`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRequest {
+    /// Grows with every request of the task.
+    pub id: u64,
+    /// `db.table` names, each one the task's filters include.
+    pub tables: Vec<String>,
+    pub requested_at_ms: u64,
+    /// The user who asked.
+    pub requested_by: String,
 }
 
 /// One sink of a [`TaskStatusReport`].
@@ -108,6 +144,21 @@ pub struct TaskView {
     pub owner: Option<Ownership>,
     pub checkpoint: Option<StoredCheckpoint>,
     pub status: Option<TaskStatusReport>,
+    /// The last on-demand snapshot request, if any was made.
+    #[serde(default)]
+    pub snapshot_request: Option<SnapshotRequest>,
+    /// The id of the last request the owner took (a request with a higher id is pending).
+    #[serde(default)]
+    pub snapshot_taken: Option<u64>,
+}
+
+impl TaskView {
+    /// The snapshot request no owner has taken yet, if any.
+    pub fn pending_snapshot(&self) -> Option<&SnapshotRequest> {
+        self.snapshot_request
+            .as_ref()
+            .filter(|r| self.snapshot_taken.is_none_or(|taken| r.id > taken))
+    }
 }
 
 /// A change a node must look at: re-read the task list and each task's config and desired
@@ -183,12 +234,24 @@ pub trait Coordinator: Send + Sync {
     async fn remove_task(&self, task: &str) -> Result<(), CoordinationError>;
     /// Replaces a task's checkpoint (restart from a position); only while nobody owns it
     /// ([`CoordinationError::Conflict`] naming the owner otherwise). The stored checkpoint
-    /// carries the task's last epoch (0 if never claimed).
+    /// carries the task's last epoch (0 if never claimed), and `snapshot`: the progress of a
+    /// snapshot to continue (a checkpoint file seeding the coordinator), or `None` (an
+    /// operator's restart from a position, which ends any snapshot in progress).
     async fn reset_checkpoint(
         &self,
         task: &str,
         position: &BinlogPosition,
+        snapshot: Option<&SnapshotProgress>,
     ) -> Result<(), CoordinationError>;
+    /// Asks the task's owner to snapshot `tables` (`db.table` names) while it runs; replaces a
+    /// request not taken yet. Returns the stored request ([`CoordinationError::NoSuchTask`] if
+    /// the task does not exist).
+    async fn request_snapshot(
+        &self,
+        task: &str,
+        tables: &[String],
+        requested_by: &str,
+    ) -> Result<SnapshotRequest, CoordinationError>;
     /// The live nodes, by id.
     async fn nodes(&self) -> Result<Vec<NodeInfo>, CoordinationError>;
     /// The names of all tasks, sorted.
@@ -218,12 +281,22 @@ pub trait Coordinator: Send + Sync {
     /// Gives a task up (after its last checkpoint); [`CoordinationError::NotOwner`] if it was
     /// already lost.
     async fn release(&self, task: &str, owner: &Ownership) -> Result<(), CoordinationError>;
-    /// Writes a checkpoint, only if `owner` still owns the task.
+    /// Writes a checkpoint (the position, and the progress of a snapshot in progress), only if
+    /// `owner` still owns the task.
     async fn save_checkpoint(
         &self,
         task: &str,
         owner: &Ownership,
         position: &BinlogPosition,
+        snapshot: Option<&SnapshotProgress>,
+    ) -> Result<(), CoordinationError>;
+    /// Records that the owner took snapshot request `id` (a checkpoint holds the snapshot
+    /// from now on), only if `owner` still owns the task.
+    async fn snapshot_taken(
+        &self,
+        task: &str,
+        owner: &Ownership,
+        id: u64,
     ) -> Result<(), CoordinationError>;
     /// Writes a status report, only if `owner` still owns the task.
     async fn report_status(

@@ -1,7 +1,7 @@
 //! The checks both coordinators make before a manager-side write, with the errors they give,
 //! so that the in-process and the ZooKeeper coordinator refuse the same calls the same way.
 
-use super::{CoordinationError, Ownership, PublishedTask};
+use super::{CoordinationError, Ownership, PublishedTask, SnapshotRequest};
 
 /// A new publication of `task` must carry a higher revision than the stored one; the same
 /// revision is accepted only with the same config (a retried call).
@@ -44,6 +44,12 @@ pub(crate) fn node_taken(id: &str) -> CoordinationError {
         what: format!("register node `{id}`"),
         detail: "another live session has registered this node id; ids must be unique".into(),
     }
+}
+
+/// The id of a new snapshot request: above the last request and the last one taken, so a
+/// pending request is always one the owner has not taken.
+pub(crate) fn next_request_id(last: Option<&SnapshotRequest>, taken: Option<u64>) -> u64 {
+    last.map_or(0, |r| r.id).max(taken.unwrap_or(0)) + 1
 }
 
 #[cfg(test)]

@@ -21,8 +21,9 @@ use zookeeper_client as zk;
 
 use super::{
     CoordinationError, Coordinator, DesiredState, NodeInfo, Ownership, PublishedTask,
-    TaskStatusReport, TaskView,
+    SnapshotRequest, TaskStatusReport, TaskView,
 };
+use crate::snapshot_progress::SnapshotProgress;
 use crate::BinlogPosition;
 use errors::{timed_out, zk_error};
 use layout::Layout;
@@ -274,8 +275,19 @@ impl Coordinator for ZooKeeperCoordinator {
         &self,
         task: &str,
         position: &BinlogPosition,
+        snapshot: Option<&SnapshotProgress>,
     ) -> Result<(), CoordinationError> {
-        self.reset(task, position).await
+        self.reset(task, position, snapshot).await
+    }
+
+    async fn request_snapshot(
+        &self,
+        task: &str,
+        tables: &[String],
+        requested_by: &str,
+    ) -> Result<SnapshotRequest, CoordinationError> {
+        self.write_snapshot_request(task, tables, requested_by)
+            .await
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, CoordinationError> {
@@ -315,8 +327,18 @@ impl Coordinator for ZooKeeperCoordinator {
         task: &str,
         owner: &Ownership,
         position: &BinlogPosition,
+        snapshot: Option<&SnapshotProgress>,
     ) -> Result<(), CoordinationError> {
-        self.write_checkpoint(task, owner, position).await
+        self.write_checkpoint(task, owner, position, snapshot).await
+    }
+
+    async fn snapshot_taken(
+        &self,
+        task: &str,
+        owner: &Ownership,
+        id: u64,
+    ) -> Result<(), CoordinationError> {
+        self.write_snapshot_taken(task, owner, id).await
     }
 
     async fn report_status(

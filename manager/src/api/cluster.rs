@@ -89,7 +89,7 @@ pub async fn restart(
     }
     state
         .coordinator
-        .reset_checkpoint(&name, &position)
+        .reset_checkpoint(&name, &position, None)
         .await
         .map_err(|e| match e {
             CoordinationError::Conflict { .. } | CoordinationError::NotOwner { .. } => {

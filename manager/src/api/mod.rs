@@ -10,6 +10,7 @@ mod openapi;
 mod overview;
 mod probe;
 mod session;
+mod snapshot;
 mod stream;
 mod tasks;
 mod users;
@@ -57,6 +58,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/tasks/{name}/pause"),
     ("post", "/api/v1/tasks/{name}/resume"),
     ("post", "/api/v1/tasks/{name}/restart"),
+    ("post", "/api/v1/tasks/{name}/snapshot"),
     ("get", "/api/v1/tasks/{name}/status"),
     ("get", "/api/v1/tasks/{name}/revisions"),
     ("get", "/api/v1/tasks/{name}/revisions/{revision}"),
@@ -86,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tasks/{name}/pause", post(tasks::pause))
         .route("/tasks/{name}/resume", post(tasks::resume))
         .route("/tasks/{name}/restart", post(cluster::restart))
+        .route("/tasks/{name}/snapshot", post(snapshot::request))
         .route("/tasks/{name}/status", get(cluster::status))
         .route("/tasks/{name}/revisions", get(tasks::revisions))
         .route("/tasks/{name}/revisions/{revision}", get(tasks::revision))

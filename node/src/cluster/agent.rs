@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use sluice_core::config::TaskConfig;
 use sluice_core::coordination::{
-    CoordinationError, Coordinator, DesiredState, NodeInfo, Ownership, TaskView,
+    CoordinationError, Coordinator, DesiredState, NodeInfo, Ownership, SnapshotRequest, TaskView,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,7 +24,7 @@ use super::checkpoints::{CoordinatorCheckpoints, FileMirroredCheckpoints};
 use super::placement;
 use super::report::StatusReporter;
 use crate::runner::checkpoint::Checkpoints;
-use crate::runner::{run_task, LeaseRenewer, TaskError, WriteGate};
+use crate::runner::{run_task, LeaseRenewer, SnapshotRequests, TaskError, WriteGate};
 use crate::telemetry::{TaskObserver, Telemetry};
 
 /// How often the node looks at every task even without a change notice, and reports status.
@@ -50,6 +50,10 @@ struct Running {
     observer: Option<TaskObserver>,
     /// Set once the run ended: its error, if any (kept until the config changes).
     ended: Option<Option<String>>,
+    /// The pending on-demand snapshot request, forwarded to the task...
+    requests: watch::Sender<Option<SnapshotRequest>>,
+    /// ...and the requests its checkpoints cover, recorded as taken in the coordinator.
+    covered: SnapshotRequests,
 }
 
 /// The node's loop.
@@ -193,6 +197,23 @@ impl NodeAgent {
                     .await;
                 continue;
             }
+            // Before a restart for a new revision, so what this run covered is not lost.
+            run.requests
+                .send_if_modified(|sent| forward(sent, view.pending_snapshot()));
+            let covered = run.covered.covered();
+            if covered > view.snapshot_taken.unwrap_or(0) {
+                match self
+                    .coordinator
+                    .snapshot_taken(&name, &run.owner, covered)
+                    .await
+                {
+                    Ok(()) => tracing::info!(task = %name, request = covered,
+                        "A checkpoint holds the requested snapshot; the request is taken."),
+                    // Tried again at the next look.
+                    Err(e) => tracing::warn!(task = %name, error = %e,
+                        "Could not record the snapshot request as taken."),
+                }
+            }
             let revision = view.published.as_ref().map_or(0, |p| p.revision);
             if revision != run.revision {
                 tracing::info!(task = %name, from = run.revision, to = revision, "New config revision: restarting the task.");
@@ -262,6 +283,7 @@ impl NodeAgent {
             .ok_or_else(|| "no config published".to_string())
             .and_then(|p| TaskConfig::from_json(&p.config.to_string()).map_err(|e| e.to_string()));
         let (stop, stop_rx) = watch::channel(false);
+        let (requests, covered) = SnapshotRequests::channel(view.pending_snapshot().cloned());
         let (observer, handle, ended) = match config {
             Ok(task) => {
                 let observer = self.telemetry.task(&task);
@@ -277,6 +299,7 @@ impl NodeAgent {
                     stop_rx,
                     observer.clone(),
                     self.gate.clone(),
+                    covered.clone(),
                 );
                 (Some(observer), tokio::spawn(run), None)
             }
@@ -295,6 +318,8 @@ impl NodeAgent {
                 handle,
                 observer,
                 ended,
+                requests,
+                covered,
             },
         );
     }
@@ -380,4 +405,13 @@ impl NodeAgent {
             }
         }
     }
+}
+
+/// Puts the coordinator's pending request in `sent`; whether that changed it.
+fn forward(sent: &mut Option<SnapshotRequest>, pending: Option<&SnapshotRequest>) -> bool {
+    if sent.as_ref() == pending {
+        return false;
+    }
+    *sent = pending.cloned();
+    true
 }

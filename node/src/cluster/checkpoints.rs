@@ -1,6 +1,8 @@
 //! Checkpoints kept by the coordinator (cluster mode), written only while this node owns the
 //! task: the coordinator refuses a write from an owner that lost the task (another node claimed
-//! it, or this node's session ended), so a stale node can never move a checkpoint.
+//! it, or this node's session ended), so a stale node can never move a checkpoint. The position
+//! and a snapshot's progress are one record, written together, so the node that takes a task
+//! over continues the snapshot at the last chunk the sinks confirmed.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,13 +56,18 @@ impl Checkpoints for CoordinatorCheckpoints {
         Ok(view.and_then(|v| v.checkpoint).map(|c| Checkpoint {
             position: c.position,
             at_ms: c.at_ms,
-            snapshot: None,
+            snapshot: c.snapshot,
         }))
     }
 
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
         self.coordinator
-            .save_checkpoint(&self.task, &self.owner, &checkpoint.position)
+            .save_checkpoint(
+                &self.task,
+                &self.owner,
+                &checkpoint.position,
+                checkpoint.snapshot.as_ref(),
+            )
             .await
             .map_err(|e| self.error(e))
     }
@@ -96,8 +103,8 @@ impl Checkpoints for FileMirroredCheckpoints {
     }
 }
 
-/// Puts each task's checkpoint file (under `data_dir`) into the coordinator, for tasks that
-/// have a file and no checkpoint there yet; returns how many it seeded. Call before any node
+/// Puts each task's checkpoint file (under `data_dir`) into the coordinator, snapshot progress
+/// included, for tasks that have a file and no checkpoint there yet; returns how many it seeded. Call before any node
 /// claims the tasks (the coordinator refuses while a task has an owner).
 pub async fn seed_from_files(
     coordinator: &dyn Coordinator,
@@ -124,7 +131,7 @@ pub async fn seed_from_files(
             continue;
         }
         coordinator
-            .reset_checkpoint(&name, &saved.position)
+            .reset_checkpoint(&name, &saved.position, saved.snapshot.as_ref())
             .await
             .map_err(failed)?;
         seeded += 1;

@@ -66,6 +66,8 @@ mod tests {
             owner: None,
             checkpoint: None,
             status: None,
+            snapshot_request: None,
+            snapshot_taken: None,
         }
     }
 

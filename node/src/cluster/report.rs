@@ -37,6 +37,7 @@ impl StatusReporter {
                 sinks: Vec::new(),
                 last_error: invalid,
                 at_ms,
+                snapshot: None,
             };
         };
         let now = Instant::now();
@@ -72,8 +73,16 @@ impl StatusReporter {
                     last_error: s.last_error.as_ref().map(|e| e.message.clone()),
                 })
                 .collect(),
-            last_error: status.error.clone(),
+            // A failure, else what the task last recovered from by itself (so the manager shows
+            // that a purged position was replaced by a new snapshot).
+            last_error: status.error.clone().or_else(|| {
+                status
+                    .last_warning
+                    .as_ref()
+                    .map(|w| format!("warning: {}", w.message))
+            }),
             at_ms,
+            snapshot: status.snapshot.clone(),
         }
     }
 }

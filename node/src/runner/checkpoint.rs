@@ -55,11 +55,6 @@ pub trait Checkpoints: Send + Sync {
     async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError>;
     /// Replaces the checkpoint durably; refused once the caller may no longer write it.
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
-    /// Whether `save` keeps a checkpoint's snapshot progress (the file does; the coordinator's
-    /// store keeps only the position, so a snapshot could not resume from it).
-    fn keeps_snapshot_progress(&self) -> bool {
-        false
-    }
     /// Where the task's schema history is kept beside the checkpoint, if this store keeps
     /// one (the checkpoint file does; the coordinator's store does not yet).
     fn schema_history_file(&self) -> Option<HistoryFile> {
@@ -132,10 +127,6 @@ impl Checkpoints for CheckpointStore {
 
     async fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
         CheckpointStore::save(self, checkpoint)
-    }
-
-    fn keeps_snapshot_progress(&self) -> bool {
-        true
     }
 
     fn schema_history_file(&self) -> Option<HistoryFile> {

@@ -40,6 +40,8 @@ pub async fn run_standalone(config: Config) -> Result<(), StandaloneError> {
             stop_rx.clone(),
             observer.clone(),
             super::WriteGate::always_open(),
+            // No manager, no API: snapshots are initial only.
+            super::SnapshotRequests::none(),
         );
         let ends = observer.clone();
         let handle = tokio::spawn(async move {

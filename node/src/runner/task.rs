@@ -28,8 +28,12 @@ use tracing::Instrument;
 use super::checkpoint::{Checkpoint, CheckpointError, Checkpoints};
 use super::delivery::{deliver, retry, Attempt, Delivery};
 use super::gate::WriteGate;
+use super::purged_resume;
 use super::queue::byte_queue;
-use super::snapshot_plan::{open_snapshot, plan_snapshot};
+use super::snapshot_plan::{
+    exact_refusal, open_requested, open_snapshot, plan_snapshot, SnapshotPlan,
+};
+use super::snapshot_requests::SnapshotRequests;
 use crate::snapshot::{ProgressLedger, SnapshotError};
 use crate::source::{BinlogSource, SourceSettings, StartPosition};
 use crate::telemetry::TaskObserver;
@@ -67,28 +71,44 @@ pub enum TaskError {
 /// Runs a task until `shutdown` fires (then flushes and checkpoints) or a definite error.
 /// When a sink lost what it took since its last commit (an aborted Kafka transaction), the
 /// task goes back to its checkpoint and reads the source again from there, with backoff.
+/// `requests`: on-demand snapshots to take while it streams.
 pub async fn run_task(
     task: TaskConfig,
     checkpoints: std::sync::Arc<dyn Checkpoints>,
     shutdown: watch::Receiver<bool>,
     observer: TaskObserver,
     gate: WriteGate,
+    requests: SnapshotRequests,
 ) -> Result<(), TaskError> {
     let span = tracing::info_span!("task", task = %task.name);
     async move {
         let mut backoff = Duration::from_secs(1);
         let mut first_run = true;
+        // The resume position the server purged, when the next run replaces it by a snapshot.
+        let mut purged: Option<String> = None;
         loop {
             let result = run_once(
                 &task,
                 checkpoints.as_ref(),
                 shutdown.clone(),
-                first_run,
+                RunStart {
+                    first_run,
+                    purged: purged.take(),
+                },
                 &observer,
                 &gate,
+                &requests,
             )
             .await;
             first_run = false;
+            if let Some(lost) = result
+                .as_ref()
+                .err()
+                .and_then(|e| purged_resume::recoverable(&task, e))
+            {
+                purged = Some(lost);
+                continue;
+            }
             match &result {
                 Err(TaskError::Sink { source, .. }) if source.needs_restart() => {
                     tracing::warn!(error = %source, retry_in_ms = backoff.as_millis() as u64,
@@ -197,13 +217,23 @@ async fn start_position(
     }
 }
 
+/// How a run of the task starts.
+struct RunStart {
+    /// The task's first run in this process: probe the sinks' services.
+    first_run: bool,
+    /// The resume position the server purged (`snapshot.on_purged = "snapshot"`): stream from
+    /// the binlog's end and snapshot every table instead of resuming.
+    purged: Option<String>,
+}
+
 async fn run_once(
     task: &TaskConfig,
     store: &dyn Checkpoints,
     mut shutdown: watch::Receiver<bool>,
-    first_run: bool,
+    RunStart { first_run, purged }: RunStart,
     observer: &TaskObserver,
     gate: &WriteGate,
+    requests: &SnapshotRequests,
 ) -> Result<(), TaskError> {
     let name = task.name.clone();
 
@@ -222,10 +252,22 @@ async fn run_once(
     let mut start = start_position(task, store, &mut sinks).await?;
     // A sink that commits events with the checkpoint must get exactly the events up to it.
     let exact = sinks.iter().any(|s| s.keeps_checkpoint());
-    let snapshot_plan = plan_snapshot(task, store, exact).await?;
+    let snapshot_plan = match purged {
+        Some(_) if exact => return Err(exact_refusal(task)),
+        Some(_) => Some(SnapshotPlan { from: None }),
+        None => plan_snapshot(task, store, exact).await?,
+    };
     if snapshot_plan.as_ref().is_some_and(|p| p.is_fresh()) {
         // The snapshot supplies what is already there; the stream, what changes from now.
         start = StartPosition::Current;
+    }
+    // A resumed on-demand snapshot is that request, started already.
+    if let Some(id) = snapshot_plan
+        .as_ref()
+        .and_then(|p| p.from.as_ref())
+        .and_then(|p| p.request)
+    {
+        requests.start(id);
     }
 
     let settings = SourceSettings {
@@ -253,24 +295,44 @@ async fn run_once(
                 source,
             })?;
     }
+    if let Some(lost) = &purged {
+        purged_resume::report(observer, lost, &source.resume_position().to_string());
+    }
     // Opened after the stream so that its first low watermark comes after the start position.
-    let (mut snapshot, ledger) = match snapshot_plan {
-        Some(plan) => {
-            let url = task.source.url.replacen("mariadb://", "mysql://", 1);
-            let (snapshotter, ledger) = open_snapshot(task, &url, plan).await?;
-            (Some(snapshotter), Some(ledger))
-        }
-        None => (None, None),
+    let url = task.source.url.replacen("mariadb://", "mysql://", 1);
+    let ledger = std::sync::Arc::new(ProgressLedger::new(
+        snapshot_plan.as_ref().and_then(|p| p.from.clone()),
+    ));
+    let mut snapshot = match snapshot_plan {
+        Some(plan) => Some(open_snapshot(task, &url, plan, ledger.clone()).await?),
+        None => None,
     };
     observer.running();
 
     let (tx, mut rx) = byte_queue(task.queue_max_mib as usize * 1024 * 1024);
     let reader_name = name.clone();
     let mut meter = observer.source_meter();
+    let (reader_task, reader_ledger, reader_requests) =
+        (task.clone(), ledger.clone(), requests.clone());
+    let reader_observer = observer.clone();
     let reader = tokio::spawn(
         async move {
             let mut batch = Vec::new();
             loop {
+                if snapshot.is_none() {
+                    if let Some(request) = reader_requests.next() {
+                        reader_requests.start(request.id);
+                        snapshot = start_requested(
+                            &reader_task,
+                            &url,
+                            &request,
+                            &reader_ledger,
+                            &reader_requests,
+                            exact,
+                        )
+                        .await?;
+                    }
+                }
                 if let Some(snapshot) = snapshot.as_mut() {
                     snapshot
                         .step()
@@ -290,8 +352,13 @@ async fn run_once(
                         })
                     }
                 }
-                if let Some(snapshot) = snapshot.as_mut() {
-                    snapshot.merge(&mut batch);
+                if let Some(running) = snapshot.as_mut() {
+                    running.merge(&mut batch);
+                    reader_observer.snapshot(running.status());
+                    if running.is_done() {
+                        // Every chunk is in the stream: its connections can go.
+                        snapshot = None;
+                    }
                 }
                 meter.read(batch.len(), source.bytes_read(), source.reconnects());
                 if !batch.is_empty() && tx.send(std::mem::take(&mut batch)).await.is_err() {
@@ -303,6 +370,10 @@ async fn run_once(
         .instrument(tracing::Span::current()),
     );
 
+    let claims = SnapshotClaims {
+        ledger: &ledger,
+        requests,
+    };
     let interval = Duration::from_millis(task.checkpoint_interval_ms);
     let mut last_checkpoint = Instant::now();
     // The last transaction boundary written to the sinks, not yet checkpointed...
@@ -350,7 +421,7 @@ async fn run_once(
             step = checkpoint_now(
                 &mut sinks,
                 store,
-                ledger.as_deref(),
+                claims,
                 &mut pending,
                 &mut shutdown,
                 observer,
@@ -391,7 +462,7 @@ async fn run_once(
         if let Err(e) = checkpoint_now(
             &mut sinks,
             store,
-            ledger.as_deref(),
+            claims,
             &mut pending,
             &mut shutdown,
             observer,
@@ -403,6 +474,44 @@ async fn run_once(
         }
     }
     result
+}
+
+/// Starts the on-demand snapshot `request` beside the stream: `None` when there is nothing to
+/// read (its tables are gone, or the task has an exactly-once sink, which cannot keep a
+/// snapshot's progress: the manager refuses such requests, so this is only logged).
+async fn start_requested(
+    task: &TaskConfig,
+    url: &str,
+    request: &sluice_core::coordination::SnapshotRequest,
+    ledger: &std::sync::Arc<ProgressLedger>,
+    requests: &SnapshotRequests,
+    exact: bool,
+) -> Result<Option<crate::snapshot::Snapshotter>, TaskError> {
+    if exact {
+        tracing::warn!(request = request.id, error = %exact_refusal(task),
+            "Snapshot request ignored.");
+        requests.cover(request.id);
+        return Ok(None);
+    }
+    tracing::info!(request = request.id, tables = %request.tables.join(", "),
+        by = %request.requested_by, "Snapshot requested: reading the tables while streaming.");
+    let snapshotter = open_requested(task, url, request, ledger.clone()).await?;
+    if snapshotter.is_none() {
+        tracing::warn!(
+            request = request.id,
+            "None of the requested tables exists any more; nothing to snapshot."
+        );
+        requests.cover(request.id);
+    }
+    Ok(snapshotter)
+}
+
+/// Where a checkpoint's snapshot progress comes from, and where the on-demand requests it
+/// covers are reported.
+#[derive(Clone, Copy)]
+struct SnapshotClaims<'a> {
+    ledger: &'a ProgressLedger,
+    requests: &'a SnapshotRequests,
 }
 
 /// Why a delivery step failed.
@@ -447,7 +556,7 @@ async fn deliver_filtered(
 async fn checkpoint_now(
     sinks: &mut [Box<dyn Sink>],
     store: &dyn Checkpoints,
-    ledger: Option<&ProgressLedger>,
+    snapshots: SnapshotClaims<'_>,
     pending: &mut Option<BinlogPosition>,
     shutdown: &mut watch::Receiver<bool>,
     observer: &TaskObserver,
@@ -466,7 +575,7 @@ async fn checkpoint_now(
     let at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let snapshot = ledger.and_then(|l| l.claim(&position));
+    let snapshot = snapshots.ledger.claim(&position);
     let checkpoint = Checkpoint {
         position,
         at_ms,
@@ -480,6 +589,9 @@ async fn checkpoint_now(
         .await
         .map_err(StepError::Checkpoint)?;
     observer.checkpointed(&checkpoint);
+    if let Some(id) = snapshots.ledger.covered_request() {
+        snapshots.requests.cover(id);
+    }
     *pending = None;
     Ok(Delivery::Done)
 }

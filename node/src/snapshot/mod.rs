@@ -20,4 +20,4 @@ pub mod window;
 
 pub use error::SnapshotError;
 pub use progress::{KeyValue, ProgressLedger, SnapshotProgress};
-pub use snapshotter::Snapshotter;
+pub use snapshotter::{SnapshotScope, Snapshotter};

@@ -9,31 +9,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
 use sluice_core::BinlogPosition;
-
-/// One value of a chunk key, typed so the next chunk's `WHERE key > ?` compares exactly
-/// (a 64-bit integer is never a float, a string keeps its collation).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyValue {
-    Int(i64),
-    UInt(u64),
-    Double(f64),
-    /// Strings, decimals and temporal values, in the text form MySQL parses back.
-    Text(String),
-    Bytes(Vec<u8>),
-}
-
-/// Where a snapshot continues: table `database`.`table` (tables sorting before it are done),
-/// after key `after` (`None`: from the table's first row).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SnapshotProgress {
-    pub database: String,
-    pub table: String,
-    #[serde(default)]
-    pub after: Option<Vec<KeyValue>>,
-}
+// The progress types live in core: the coordinator's checkpoints carry them too.
+pub use sluice_core::snapshot_progress::{KeyValue, SnapshotProgress};
 
 /// Progress per emitted chunk, waiting for a checkpoint to pass its position.
 pub struct ProgressLedger {
@@ -45,6 +23,9 @@ struct LedgerState {
     claimed: Option<SnapshotProgress>,
     /// Completed chunks not yet claimed, in stream order.
     pending: VecDeque<(BinlogPosition, Option<SnapshotProgress>)>,
+    /// The highest on-demand request a claim has reached: a checkpoint holding that claim
+    /// carries the request's snapshot (or its completion).
+    covered: Option<u64>,
 }
 
 impl ProgressLedger {
@@ -54,6 +35,7 @@ impl ProgressLedger {
             state: Mutex::new(LedgerState {
                 claimed: start,
                 pending: VecDeque::new(),
+                covered: None,
             }),
         }
     }
@@ -78,15 +60,34 @@ impl ProgressLedger {
         self.state().pending.push_back((at, next));
     }
 
+    /// A new snapshot (on demand) starts at `start`, after every chunk recorded so far: the
+    /// previous snapshot, if any, is complete, so where it would have said "done" the new one
+    /// continues.
+    pub fn begin(&self, start: SnapshotProgress) {
+        let mut state = self.state();
+        match state.pending.back_mut() {
+            Some((_, next)) => *next = Some(start),
+            None => state.claimed = Some(start),
+        }
+    }
+
     /// The progress a checkpoint at `position` records.
     pub fn claim(&self, position: &BinlogPosition) -> Option<SnapshotProgress> {
         let mut state = self.state();
+        let mut reached = state.claimed.as_ref().and_then(|p| p.request);
         while state.pending.front().is_some_and(|(at, _)| at <= position) {
             if let Some((_, next)) = state.pending.pop_front() {
+                reached = reached.max(next.as_ref().and_then(|p| p.request));
                 state.claimed = next;
             }
         }
+        state.covered = state.covered.max(reached);
         state.claimed.clone()
+    }
+
+    /// The highest on-demand request the last claim reached.
+    pub fn covered_request(&self) -> Option<u64> {
+        self.state().covered
     }
 }
 
@@ -99,6 +100,7 @@ mod tests {
             database: "db".into(),
             table: table.into(),
             after: Some(vec![KeyValue::Int(key)]),
+            ..Default::default()
         })
     }
 
@@ -108,6 +110,7 @@ mod tests {
             database: "db".into(),
             table: "a".into(),
             after: None,
+            ..Default::default()
         };
         let ledger = ProgressLedger::new(Some(start.clone()));
         ledger.record(BinlogPosition::new("b.000001", 100), at("a", 10));
@@ -135,17 +138,34 @@ mod tests {
     }
 
     #[test]
-    fn progress_round_trips_through_json() {
-        let p = SnapshotProgress {
+    fn a_snapshot_begun_later_continues_where_the_last_one_ended() {
+        let ledger = ProgressLedger::new(at("a", 10));
+        ledger.record(BinlogPosition::new("b.000001", 100), None);
+        let on_demand = SnapshotProgress {
             database: "db".into(),
-            table: "t".into(),
-            after: Some(vec![
-                KeyValue::UInt(u64::MAX),
-                KeyValue::Text("ä".into()),
-                KeyValue::Bytes(vec![0, 255]),
-            ]),
+            table: "c".into(),
+            request: Some(4),
+            ..Default::default()
         };
-        let text = serde_json::to_string(&p).unwrap();
-        assert_eq!(serde_json::from_str::<SnapshotProgress>(&text).unwrap(), p);
+        ledger.begin(on_demand.clone());
+        assert_eq!(
+            ledger.claim(&BinlogPosition::new("b.000001", 50)),
+            at("a", 10)
+        );
+        assert_eq!(ledger.covered_request(), None);
+        assert_eq!(
+            ledger.claim(&BinlogPosition::new("b.000001", 100)),
+            Some(on_demand)
+        );
+        assert_eq!(ledger.covered_request(), Some(4));
+        // Completed before a checkpoint saw its progress: still covered.
+        let idle = ProgressLedger::new(None);
+        idle.begin(SnapshotProgress {
+            request: Some(5),
+            ..Default::default()
+        });
+        idle.record(BinlogPosition::new("b.000002", 10), None);
+        assert_eq!(idle.claim(&BinlogPosition::new("b.000002", 20)), None);
+        assert_eq!(idle.covered_request(), Some(5));
     }
 }

@@ -339,6 +339,7 @@ mod tests {
             database: "app".into(),
             table: "users".into(),
             after: None,
+            ..Default::default()
         });
         window.expect(PendingChunk {
             low: "n:1:low".into(),

@@ -9,7 +9,7 @@ use sluice_sinks::Sink;
 
 use super::metrics::{Metrics, TaskMetrics};
 use super::observed_sink::ObservedSink;
-use super::status::{now_ms, CheckpointStatus, StatusBoard, TaskState};
+use super::status::{now_ms, CheckpointStatus, LastError, StatusBoard, TaskState};
 use crate::runner::checkpoint::Checkpoint;
 
 /// One task's reporter; cheap to clone (the reader and the sink side each hold one).
@@ -97,6 +97,23 @@ impl TaskObserver {
         if lag_ms.is_some() {
             self.board.update(&self.task, |t| t.lag_ms = lag_ms);
         }
+    }
+
+    /// Where the snapshot in progress is (`None`: none is); called per batch read while one
+    /// runs.
+    pub fn snapshot(&self, status: Option<sluice_core::coordination::SnapshotStatusReport>) {
+        self.board.update(&self.task, |t| t.snapshot = status);
+    }
+
+    /// The task recovered by itself from something the operator should know of (it is logged
+    /// too, by the caller).
+    pub fn warned(&self, message: String) {
+        self.board.update(&self.task, |t| {
+            t.last_warning = Some(LastError {
+                message,
+                at_ms: now_ms(),
+            });
+        });
     }
 
     /// A checkpoint was written.

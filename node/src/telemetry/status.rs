@@ -48,6 +48,13 @@ pub struct TaskStatus {
     /// Events (after filtering) that every sink took (filled as `events_read`).
     pub events_delivered: u64,
     pub sinks: Vec<SinkStatus>,
+    /// The snapshot in progress, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<sluice_core::coordination::SnapshotStatusReport>,
+    /// The last thing the task recovered from by itself that the operator should know of
+    /// (a purged resume position replaced by a new snapshot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_warning: Option<LastError>,
 }
 
 /// The last checkpoint written.
@@ -144,6 +151,8 @@ impl TaskStatus {
             events_read: 0,
             events_delivered: 0,
             sinks: sinks.iter().map(|s| SinkStatus::new(s)).collect(),
+            snapshot: None,
+            last_warning: None,
         }
     }
 

@@ -37,6 +37,19 @@ pub enum TasksCommand {
         #[arg(long, value_name = "FILE:POS")]
         position: String,
     },
+    /// Snapshot some of a running task's tables (each one its filters include) while it
+    /// streams; `status` shows the progress.
+    Snapshot {
+        name: String,
+        /// `db.table` names, comma-separated.
+        #[arg(
+            long,
+            value_name = "DB.TABLE,...",
+            value_delimiter = ',',
+            required = true
+        )]
+        tables: Vec<String>,
+    },
     /// What the coordinator knows: owner, checkpoint, the owner's status report.
     Status { name: String },
     /// Delete a task.
@@ -78,6 +91,19 @@ pub async fn run(api: &Api, command: TasksCommand, as_json: bool) -> Result<(), 
                 println!(
                     "Task {name}: checkpoint set to {}; resume it to start there.",
                     cell(&answer["position"])
+                );
+            }
+            (answer, None)
+        }
+        TasksCommand::Snapshot { name, tables } => {
+            let body = json!({ "tables": tables });
+            let answer = api.post(&path(&name, "/snapshot"), Some(&body)).await?;
+            if !as_json {
+                println!(
+                    "Task {name}: snapshot {} requested of {}; `sluice ctl tasks status {name}` \
+                     shows its progress.",
+                    cell(&answer["request"]["id"]),
+                    tables.join(", ")
                 );
             }
             (answer, None)
@@ -183,6 +209,19 @@ async fn status(api: &Api, name: &str, as_json: bool) -> Result<(), CtlError> {
     println!("desired:    {}", cell(&answer["desired"]));
     println!("owner:      {owner}");
     println!("checkpoint: {checkpoint}");
+    if let Some(request) = c["snapshot_request"].as_object() {
+        let taken = c["snapshot_taken"].as_u64().unwrap_or(0);
+        let id = request.get("id").and_then(Value::as_u64).unwrap_or(0);
+        println!(
+            "requested:  snapshot {id} of {} ({})",
+            items(&c["snapshot_request"]["tables"])
+                .iter()
+                .map(cell)
+                .collect::<Vec<_>>()
+                .join(", "),
+            if id > taken { "pending" } else { "taken" }
+        );
+    }
     if report.is_null() {
         println!("state:      - (no status report yet)");
         return Ok(());
@@ -205,6 +244,16 @@ async fn status(api: &Api, name: &str, as_json: bool) -> Result<(), CtlError> {
     );
     if let Some(error) = report["last_error"].as_str() {
         println!("last error: {error}");
+    }
+    let snapshot = &report["snapshot"];
+    if snapshot.is_object() {
+        println!(
+            "snapshot:   table {} ({} of {} tables done), {} rows so far",
+            cell(&snapshot["table"]),
+            cell(&snapshot["tables_done"]),
+            cell(&snapshot["tables_total"]),
+            cell(&snapshot["rows"])
+        );
     }
     let sinks: Vec<Vec<String>> = items(&report["sinks"])
         .iter()

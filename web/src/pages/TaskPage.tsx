@@ -1,6 +1,6 @@
 // One task: live state, owner, lag and throughput over time, sinks and the last error where it
-// happened, and the actions an admin may take (pause, resume, restart from a position, edit,
-// delete).
+// happened, the snapshot in progress, and the actions an admin may take (pause, resume, restart
+// from a position, snapshot tables, edit, delete).
 import { useEffect, useState } from "preact/hooks";
 import { errorText, get, post, api } from "../api";
 import { Chart } from "../components/Chart";
@@ -13,13 +13,14 @@ import { navigate } from "../router";
 import { isAdmin } from "../session";
 import { useSignal } from "../signal";
 import { history, snapshot } from "../stream";
-import { ownerOf, shownState, type TaskView } from "../types";
+import { ownerOf, shownState, type CoordinatorView, type TaskView } from "../types";
 
 export function TaskPage({ name }: { name: string }) {
   const snap = useSignal(snapshot);
   const [task, setTask] = useState<TaskView | null>(null);
   const [notice, setNotice] = useState<{ tone: "ok" | "error"; text: string } | null>(null);
   const [position_, setPosition] = useState("");
+  const [tables, setTables] = useState("");
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     get<TaskView>(`/tasks/${encodeURIComponent(name)}`).then(setTask, (e) => setNotice({ tone: "error", text: errorText(e) }));
@@ -135,6 +136,10 @@ export function TaskPage({ name }: { name: string }) {
           <dt>Last report</dt>
           <dd>{ago(status?.at_ms, snap?.at_ms)}</dd>
         </div>
+        <div>
+          <dt>Snapshot</dt>
+          <dd data-testid="snapshot">{snapshotText(live?.coordinator)}</dd>
+        </div>
       </dl>
 
       <div class="charts">
@@ -194,7 +199,43 @@ export function TaskPage({ name }: { name: string }) {
         </section>
       ) : null}
 
+      {admin ? (
+        <section class="card" aria-labelledby="snapshot-title">
+          <h2 id="snapshot-title">Snapshot tables</h2>
+          <p class="muted">Delivers the rows the tables hold now (as <code>r</code> events) while the task keeps streaming. Each table must be one the task's filters include; the task needs a <code>snapshot.signal_table</code>.</p>
+          <form
+            class="inline-form"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const names = tables.split(",").map((t) => t.trim()).filter((t) => t !== "");
+              act("Snapshot", () => post(`${path}/snapshot`, { tables: names }), `Snapshot of ${names.join(", ")} requested: the node running the task takes it next.`);
+            }}
+          >
+            <label>
+              Tables (db.table, comma-separated)
+              <input placeholder="shop.orders, shop.customers" value={tables} onInput={(e) => setTables(e.currentTarget.value)} required />
+            </label>
+            <button type="submit" disabled={busy}>
+              Snapshot tables
+            </button>
+          </form>
+        </section>
+      ) : null}
+
       {task && admin ? <Preview task={name} config={() => task.config} /> : null}
     </main>
   );
+}
+
+/** The snapshot in progress (table, rows so far), a request waiting for the owner, or none. */
+function snapshotText(view: CoordinatorView | null | undefined): string {
+  const progress = view?.status?.snapshot;
+  if (progress) {
+    return `${progress.table}: ${count(progress.rows)} rows, ${progress.tables_done} of ${progress.tables_total} tables done`;
+  }
+  const request = view?.snapshot_request;
+  if (request && request.id > (view?.snapshot_taken ?? 0)) {
+    return `requested: ${request.tables.join(", ")}`;
+  }
+  return "none";
 }

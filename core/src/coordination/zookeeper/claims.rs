@@ -15,6 +15,7 @@ use super::{ephemeral, persistent, ZooKeeperCoordinator};
 use crate::coordination::{
     now_ms, CoordinationError, Ownership, StoredCheckpoint, TaskStatusReport,
 };
+use crate::snapshot_progress::SnapshotProgress;
 use crate::BinlogPosition;
 
 /// How often a claim retries after losing a race (another claim, the epoch znode appearing).
@@ -164,15 +165,29 @@ impl ZooKeeperCoordinator {
         task: &str,
         owner: &Ownership,
         position: &BinlogPosition,
+        snapshot: Option<&SnapshotProgress>,
     ) -> Result<(), CoordinationError> {
         let paths = self.layout.task(task)?;
         let checkpoint = StoredCheckpoint {
             position: position.clone(),
             epoch: owner.epoch,
             at_ms: now_ms(),
+            snapshot: snapshot.cloned(),
         };
         let bytes = encode(&paths.checkpoint, &checkpoint)?;
         self.fenced_write(task, &paths, owner, &paths.checkpoint, &bytes)
+            .await
+    }
+
+    pub(super) async fn write_snapshot_taken(
+        &self,
+        task: &str,
+        owner: &Ownership,
+        id: u64,
+    ) -> Result<(), CoordinationError> {
+        let paths = self.layout.task(task)?;
+        let bytes = encode(&paths.snapshot_taken, &id)?;
+        self.fenced_write(task, &paths, owner, &paths.snapshot_taken, &bytes)
             .await
     }
 

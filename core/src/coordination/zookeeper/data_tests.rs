@@ -5,6 +5,7 @@ use super::*;
 use crate::coordination::{
     NodeInfo, Ownership, PublishedTask, SinkStatusReport, StoredCheckpoint, TaskStatusReport,
 };
+use crate::snapshot_progress::{KeyValue, SnapshotProgress};
 use crate::BinlogPosition;
 
 fn round_trip<T>(value: &T, json: &str)
@@ -60,8 +61,27 @@ fn stored_checkpoint() {
             position: BinlogPosition::new("binlog.000042", 1234),
             epoch: 3,
             at_ms: 9,
+            snapshot: None,
         },
         r#"{"position":{"file":"binlog.000042","pos":1234},"epoch":3,"at_ms":9}"#,
+    );
+}
+
+#[test]
+fn stored_checkpoint_with_snapshot_progress() {
+    round_trip(
+        &StoredCheckpoint {
+            position: BinlogPosition::new("binlog.000042", 1234),
+            epoch: 3,
+            at_ms: 9,
+            snapshot: Some(SnapshotProgress {
+                database: "shop".into(),
+                table: "orders".into(),
+                after: Some(vec![KeyValue::Int(500)]),
+                ..Default::default()
+            }),
+        },
+        r#"{"position":{"file":"binlog.000042","pos":1234},"epoch":3,"at_ms":9,"snapshot":{"database":"shop","table":"orders","after":[{"int":500}]}}"#,
     );
 }
 
@@ -82,6 +102,7 @@ fn task_status_report() {
             }],
             last_error: None,
             at_ms: 9,
+            snapshot: None,
         },
         r#"{"state":"running","node":"n1","revision":7,"lag_ms":null,"events_per_sec":12.5,"events_total":100,"sinks":[{"name":"kafka-main","state":"failing","last_error":"broker down"}],"last_error":null,"at_ms":9}"#,
     );

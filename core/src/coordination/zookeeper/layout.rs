@@ -62,6 +62,8 @@ impl Layout {
             owner: format!("{dir}/owner"),
             checkpoint: format!("{dir}/checkpoint"),
             status: format!("{dir}/status"),
+            snapshot_request: format!("{dir}/snapshot_request"),
+            snapshot_taken: format!("{dir}/snapshot_taken"),
             epoch: format!("{}/epochs/{task}", self.root),
             dir,
         })
@@ -79,6 +81,10 @@ pub(super) struct TaskPaths {
     pub owner: String,
     pub checkpoint: String,
     pub status: String,
+    /// The manager's last on-demand snapshot request (a task change: owners watch it).
+    pub snapshot_request: String,
+    /// The id of the last request the owner took (written fenced, like the checkpoint).
+    pub snapshot_taken: String,
     /// `epochs/{task}`: its version counts the claims; never deleted.
     pub epoch: String,
 }
@@ -92,7 +98,7 @@ pub(super) fn is_task_change(tasks: &str, path: &str) -> bool {
         .and_then(|rest| rest.strip_prefix('/'))
         .and_then(|rest| rest.split_once('/'))
         .map(|(_task, part)| part);
-    !matches!(part, Some("checkpoint" | "status"))
+    !matches!(part, Some("checkpoint" | "status" | "snapshot_taken"))
 }
 
 fn check_name(name: &str) -> Result<(), &'static str> {
@@ -132,6 +138,8 @@ mod tests {
         assert_eq!(t.owner, "/sluice/tasks/orders/owner");
         assert_eq!(t.checkpoint, "/sluice/tasks/orders/checkpoint");
         assert_eq!(t.status, "/sluice/tasks/orders/status");
+        assert_eq!(t.snapshot_request, "/sluice/tasks/orders/snapshot_request");
+        assert_eq!(t.snapshot_taken, "/sluice/tasks/orders/snapshot_taken");
         assert_eq!(t.epoch, "/sluice/epochs/orders");
         assert_eq!(layout.tasks(), "/sluice/tasks");
         assert_eq!(layout.nodes(), "/sluice/nodes");
@@ -162,6 +170,8 @@ mod tests {
         assert!(is_task_change(tasks, "/sluice/tasks/t/owner"));
         assert!(!is_task_change(tasks, "/sluice/tasks/t/checkpoint"));
         assert!(!is_task_change(tasks, "/sluice/tasks/t/status"));
+        assert!(!is_task_change(tasks, "/sluice/tasks/t/snapshot_taken"));
+        assert!(is_task_change(tasks, "/sluice/tasks/t/snapshot_request"));
         // Tasks may be named like the parts.
         assert!(is_task_change(tasks, "/sluice/tasks/checkpoint"));
         assert!(is_task_change(tasks, "/sluice/tasks/status/desired"));

@@ -7,10 +7,12 @@ use super::data::{decode, decode_desired, encode, encode_desired};
 use super::errors::zk_error;
 use super::txn::{OpFailed, Txn};
 use super::{ephemeral, persistent, ZooKeeperCoordinator};
+use crate::coordination::rules::next_request_id;
 use crate::coordination::{
     check_revision, node_taken, now_ms, owned_conflict, CoordinationError, DesiredState, NodeInfo,
-    Ownership, PublishedTask, StoredCheckpoint, TaskView,
+    Ownership, PublishedTask, SnapshotRequest, StoredCheckpoint, TaskView,
 };
+use crate::snapshot_progress::SnapshotProgress;
 use crate::BinlogPosition;
 
 /// How often a write retries after losing a race with a concurrent writer before giving up.
@@ -154,6 +156,7 @@ impl ZooKeeperCoordinator {
         &self,
         task: &str,
         position: &BinlogPosition,
+        snapshot: Option<&SnapshotProgress>,
     ) -> Result<(), CoordinationError> {
         let paths = self.layout.task(task)?;
         let epoch = match self
@@ -167,6 +170,7 @@ impl ZooKeeperCoordinator {
             position: position.clone(),
             epoch,
             at_ms: now_ms(),
+            snapshot: snapshot.cloned(),
         };
         let bytes = encode(&paths.checkpoint, &checkpoint)?;
         for create_checkpoint in [false, true] {
@@ -276,6 +280,8 @@ impl ZooKeeperCoordinator {
             &paths.owner,
             &paths.checkpoint,
             &paths.status,
+            &paths.snapshot_request,
+            &paths.snapshot_taken,
         ];
         let mut reader = self.client.new_multi_reader();
         for path in parts {
@@ -303,11 +309,11 @@ impl ZooKeeperCoordinator {
                 }
             });
         }
-        let [dir, config, desired, owner, checkpoint, status] =
-            <[Option<Vec<u8>>; 6]>::try_from(found).map_err(|found| {
+        let [dir, config, desired, owner, checkpoint, status, request, taken] =
+            <[Option<Vec<u8>>; 8]>::try_from(found).map_err(|found| {
                 CoordinationError::Corrupt {
                     path: paths.dir.clone(),
-                    detail: format!("a multi-read of 6 znodes gave {} answers", found.len()),
+                    detail: format!("a multi-read of 8 znodes gave {} answers", found.len()),
                 }
             })?;
         if dir.is_none() {
@@ -324,7 +330,76 @@ impl ZooKeeperCoordinator {
                 .map(|b| decode(&paths.checkpoint, &b))
                 .transpose()?,
             status: status.map(|b| decode(&paths.status, &b)).transpose()?,
+            snapshot_request: request
+                .map(|b| decode(&paths.snapshot_request, &b))
+                .transpose()?,
+            snapshot_taken: taken
+                .map(|b| decode(&paths.snapshot_taken, &b))
+                .transpose()?,
         }))
+    }
+
+    /// Writes a new snapshot request with a compare-and-set on the stored one's version (its
+    /// id must grow past the last request and the last one taken).
+    pub(super) async fn write_snapshot_request(
+        &self,
+        task: &str,
+        tables: &[String],
+        requested_by: &str,
+    ) -> Result<SnapshotRequest, CoordinationError> {
+        let paths = self.layout.task(task)?;
+        for _ in 0..RACE_RETRIES {
+            let Some(view) = self.read_task(task).await? else {
+                return Err(CoordinationError::NoSuchTask {
+                    task: task.to_string(),
+                });
+            };
+            let request = SnapshotRequest {
+                id: next_request_id(view.snapshot_request.as_ref(), view.snapshot_taken),
+                tables: tables.to_vec(),
+                requested_at_ms: now_ms(),
+                requested_by: requested_by.to_string(),
+            };
+            let bytes = encode(&paths.snapshot_request, &request)?;
+            let written = match view.snapshot_request {
+                Some(_) => {
+                    let stat = self
+                        .call(
+                            "get",
+                            &paths.snapshot_request,
+                            self.client.check_stat(&paths.snapshot_request),
+                        )
+                        .await?
+                        .map_err(|e| zk_error("get", &paths.snapshot_request, &e))?;
+                    let Some(stat) = stat else { continue };
+                    let set =
+                        self.client
+                            .set_data(&paths.snapshot_request, &bytes, Some(stat.version));
+                    self.call("set", &paths.snapshot_request, set)
+                        .await?
+                        .map(|_| ())
+                }
+                None => {
+                    let create = self
+                        .client
+                        .create(&paths.snapshot_request, &bytes, &persistent());
+                    self.call("create", &paths.snapshot_request, create)
+                        .await?
+                        .map(|_| ())
+                }
+            };
+            match written {
+                Ok(()) => return Ok(request),
+                Err(zk::Error::BadVersion | zk::Error::NodeExists) => continue,
+                Err(zk::Error::NoNode) => {
+                    return Err(CoordinationError::NoSuchTask {
+                        task: task.to_string(),
+                    })
+                }
+                Err(e) => return Err(zk_error("write", &paths.snapshot_request, &e)),
+            }
+        }
+        Err(lost_races(format!("task {task}: request a snapshot")))
     }
 
     /// Creates the node's ephemeral registration, or updates it if this session made it.
