@@ -101,11 +101,17 @@ impl Checkpoints for FileMirroredCheckpoints {
         self.coordinated.save(checkpoint).await?;
         self.file.save(checkpoint)
     }
+
+    /// Beside the checkpoint file: one process, one node, so the file is this task's alone.
+    fn schema_history_file(&self) -> Option<crate::schema_history::HistoryFile> {
+        self.file.schema_history_file()
+    }
 }
 
 /// Puts each task's checkpoint file (under `data_dir`) into the coordinator, snapshot progress
-/// included, for tasks that have a file and no checkpoint there yet; returns how many it seeded. Call before any node
-/// claims the tasks (the coordinator refuses while a task has an owner).
+/// included, for tasks that have a file and no checkpoint there yet; returns how many it
+/// seeded. Call before any node claims the tasks (the coordinator refuses while a task has an
+/// owner).
 pub async fn seed_from_files(
     coordinator: &dyn Coordinator,
     data_dir: &Path,
