@@ -1,6 +1,7 @@
 //! A Sluice node: the binlog source and the task runner.
 
 pub mod cluster;
+mod durable_file;
 pub mod error;
 pub mod probe;
 pub mod runner;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sluice_core::BinlogPosition;
 
+use crate::durable_file::{read_if_present, replace};
 use crate::schema_history::HistoryFile;
 
 /// What a task resumes from.
@@ -85,37 +86,25 @@ impl CheckpointStore {
 
     /// The saved checkpoint, if any.
     pub fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|source| {
-                CheckpointError::Corrupt {
-                    path: self.path.display().to_string(),
-                    source,
-                }
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io("cannot read")(e)),
-        }
+        let Some(bytes) = read_if_present(&self.path).map_err(self.io("cannot read"))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| CheckpointError::Corrupt {
+                path: self.path.display().to_string(),
+                source,
+            })
     }
 
     /// Replaces the checkpoint atomically and durably.
     pub fn save(&self, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
-        use std::io::Write;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(self.io("cannot create its folder"))?;
-        let tmp = self.path.with_extension("json.tmp");
         let bytes =
             serde_json::to_vec_pretty(checkpoint).map_err(|source| CheckpointError::Corrupt {
                 path: self.path.display().to_string(),
                 source,
             })?;
-        let mut file = std::fs::File::create(&tmp).map_err(self.io("cannot create"))?;
-        file.write_all(&bytes).map_err(self.io("cannot write"))?;
-        file.sync_all().map_err(self.io("cannot sync"))?;
-        std::fs::rename(&tmp, &self.path).map_err(self.io("cannot replace"))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(self.io("cannot sync the folder of"))?;
-        Ok(())
+        replace(&self.path, &bytes).map_err(|e| self.io(e.what)(e.source))
     }
 }
 

@@ -1,14 +1,14 @@
 //! A task's schema history on disk: `DATA_DIR/TASK/schema-history.json`, next to its
-//! checkpoint, replaced atomically (write to a temporary file, fsync, rename, fsync the
-//! folder), so a crash leaves either the old or the new history, whole.
+//! checkpoint, replaced atomically (`crate::durable_file`), so a crash leaves either the old or
+//! the new history, whole.
 //!
 //! The source saves it as soon as a DDL changed the schema, before that DDL's event goes on
 //! to the sinks, so no checkpoint past a DDL can be written before the DDL is on disk.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::history::SchemaHistory;
+use crate::durable_file::{read_if_present, replace};
 use super::HistoryError;
 
 /// The history file's name in the task's folder.
@@ -47,37 +47,24 @@ impl HistoryFile {
 
     /// The saved history, if any. Its current schema is the base: call `rewind_to`.
     pub fn load(&self) -> Result<Option<SchemaHistory>, HistoryError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|source| HistoryError::Corrupt {
-                        path: self.path.display().to_string(),
-                        source,
-                    })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.io("cannot read")(e)),
-        }
+        let Some(bytes) = read_if_present(&self.path).map_err(self.io("cannot read"))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| HistoryError::Corrupt {
+                path: self.path.display().to_string(),
+                source,
+            })
     }
 
     /// Replaces the saved history atomically and durably.
     pub fn save(&self, history: &SchemaHistory) -> Result<(), HistoryError> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(self.io("cannot create the folder of"))?;
         let bytes = serde_json::to_vec(history).map_err(|source| HistoryError::Corrupt {
             path: self.path.display().to_string(),
             source,
         })?;
-        let tmp = self.path.with_extension("json.tmp");
-        let mut file = std::fs::File::create(&tmp).map_err(self.io("cannot create"))?;
-        file.write_all(&bytes).map_err(self.io("cannot write"))?;
-        file.sync_all().map_err(self.io("cannot sync"))?;
-        std::fs::rename(&tmp, &self.path).map_err(self.io("cannot replace"))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(self.io("cannot sync the folder of"))?;
-        Ok(())
+        replace(&self.path, &bytes).map_err(|e| self.io(e.what)(e.source))
     }
 }
 
