@@ -13,7 +13,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::http;
 use common::standalone::{StandaloneProcess, TempDir};
@@ -45,18 +45,9 @@ fn ids_by_table_and_op(path: &Path, db: &str) -> BTreeMap<(String, String), Vec<
     out
 }
 
-async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let t = Instant::now();
-    loop {
-        match check() {
-            Ok(v) => return v,
-            Err(problem) => assert!(
-                t.elapsed() < WITHIN,
-                "{what}: not within {WITHIN:?}: {problem}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// [`common::wait_for`] within [`WITHIN`].
+async fn wait_for<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
+    common::wait_for(what, WITHIN, check).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::http;
 use common::standalone::{StandaloneProcess, TempDir};
@@ -36,18 +36,9 @@ fn ids_in(path: &Path, db: &str) -> BTreeMap<u64, usize> {
     ids
 }
 
-async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let t = Instant::now();
-    loop {
-        match check() {
-            Ok(v) => return v,
-            Err(problem) => assert!(
-                t.elapsed() < WITHIN,
-                "{what}: not within {WITHIN:?}: {problem}"
-            ),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// [`common::wait_for`] within [`WITHIN`].
+async fn wait_for<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
+    common::wait_for(what, WITHIN, check).await
 }
 
 /// The process, its API address and a logged-in admin's token.

@@ -34,15 +34,24 @@ impl Publisher {
     /// Brings the coordinator up to date with task `name` as stored (config, desired state, or
     /// its removal). `Err` holds what failed, for the response and the log.
     pub async fn sync(&self, name: &str) -> Result<(), String> {
+        self.sync_task(name, false).await
+    }
+
+    /// [`Publisher::sync`]; with `coordinator_empty`, whatever the store says was published.
+    async fn sync_task(&self, name: &str, coordinator_empty: bool) -> Result<(), String> {
         let _guard = self.lock.lock().await;
         let task = self
             .store
             .task_for_publication(name)
             .await
             .map_err(|e| e.to_string())?;
-        let Some(task) = task else {
+        let Some(mut task) = task else {
             return Ok(());
         };
+        if coordinator_empty {
+            task.published_revision = 0;
+            task.published_desired = None;
+        }
         let failed = |what: String, e: &dyn std::fmt::Display| {
             let message = format!("task {name}: {what} in the coordinator failed: {e}");
             tracing::warn!(
@@ -100,28 +109,7 @@ impl Publisher {
     pub async fn publish_all(&self) -> Result<usize, String> {
         let tasks = self.store.list_tasks().await.map_err(|e| e.to_string())?;
         for task in &tasks {
-            let published = PublishedTask {
-                revision: task.revision,
-                config: task.config.clone(),
-            };
-            let name = &task.name;
-            self.coordinator
-                .publish_task(name, &published)
-                .await
-                .map_err(|e| format!("task {name}: publishing revision {}: {e}", task.revision))?;
-            self.coordinator
-                .set_desired(name, task.desired)
-                .await
-                .map_err(|e| format!("task {name}: setting its desired state: {e}"))?;
-            let stored = |e: StoreError| e.to_string();
-            self.store
-                .mark_published(name, task.revision)
-                .await
-                .map_err(stored)?;
-            self.store
-                .mark_desired_published(name, task.desired)
-                .await
-                .map_err(stored)?;
+            self.sync_task(&task.name, true).await?;
         }
         Ok(tasks.len())
     }

@@ -126,3 +126,23 @@ pub fn fixture_dir() -> PathBuf {
     );
     dir
 }
+
+/// Polls `check` every 200 ms until it gives a value; fails the test after `within`, with
+/// what was awaited and the last problem `check` reported.
+pub async fn wait_for<T>(
+    what: &str,
+    within: std::time::Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let t = std::time::Instant::now();
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(problem) => assert!(
+                t.elapsed() < within,
+                "{what}: not within {within:?}: {problem}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
