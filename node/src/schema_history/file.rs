@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use super::history::SchemaHistory;
-use crate::durable_file::{read_if_present, replace};
 use super::HistoryError;
+use crate::durable_file::{read_if_present, replace};
 
 /// The history file's name in the task's folder.
 pub const FILE_NAME: &str = "schema-history.json";
