@@ -36,10 +36,6 @@ fn zk() -> String {
     std::env::var("SLUICE_TEST_ZK").unwrap_or_else(|_| "127.0.0.1:12181".into())
 }
 
-fn brokers() -> String {
-    std::env::var("SLUICE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
-}
-
 /// A `sluice manager` process and its API address.
 struct ManagerProcess {
     process: StandaloneProcess,
@@ -254,10 +250,10 @@ async fn a_task_driven_through_the_manager_api_on_three_nodes() {
 
     let first_topic = format!("clapi{run}a");
     let second_topic = format!("clapi{run}b");
-    create_topic(&brokers(), &first_topic, 1).await;
-    create_topic(&brokers(), &second_topic, 1).await;
-    let first = TopicIds::follow(&brokers(), &first_topic, 1);
-    let second = TopicIds::follow(&brokers(), &second_topic, 1);
+    create_topic(&common::kafka::brokers(), &first_topic, 1).await;
+    create_topic(&common::kafka::brokers(), &second_topic, 1).await;
+    let first = TopicIds::follow(&common::kafka::brokers(), &first_topic, 1);
+    let second = TopicIds::follow(&common::kafka::brokers(), &second_topic, 1);
 
     let mut zk_config = ZooKeeperConfig::new(zk());
     zk_config.root = root.clone();
@@ -295,7 +291,7 @@ async fn a_task_driven_through_the_manager_api_on_three_nodes() {
         "source": {"url": source_url, "server_id": 4_100_971, "start": start},
         "filters": {"include": [format!("{}\\..*", c.db)]},
         "sinks": [{
-            "type": "kafka", "name": "events", "brokers": brokers(), "topic": c.first_topic,
+            "type": "kafka", "name": "events", "brokers": common::kafka::brokers(), "topic": c.first_topic,
             "properties": {"sasl.password": kafka_password, "client.id": "cluster-api"}
         }],
     });

@@ -32,10 +32,6 @@ fn zk() -> String {
     std::env::var("SLUICE_TEST_ZK").unwrap_or_else(|_| "127.0.0.1:12181".into())
 }
 
-fn brokers() -> String {
-    std::env::var("SLUICE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
-}
-
 fn run_id(tag: &str) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     format!("{tag}{}x{}", now.as_millis(), std::process::id())
@@ -70,7 +66,7 @@ impl Cluster {
             .unwrap();
         let start = common::binlog_end(&mut conn).await;
         let topic = format!("cl{run}");
-        create_topic(&brokers(), &topic, PARTITIONS).await;
+        create_topic(&common::kafka::brokers(), &topic, PARTITIONS).await;
         let dir = TempDir::new(tag);
         let mut nodes = Vec::new();
         for n in 0..3 {
@@ -84,7 +80,7 @@ impl Cluster {
             "checkpoint_interval_ms": 200,
             "source": {"url": common::mysql_url(), "server_id": server_id, "start": start},
             "filters": {"include": [format!("{db}\\..*")]},
-            "sinks": [{"type": "kafka", "brokers": brokers(), "topic": topic}],
+            "sinks": [{"type": "kafka", "brokers": common::kafka::brokers(), "topic": topic}],
         });
         manager
             .publish_task(
@@ -100,7 +96,7 @@ impl Cluster {
             .set_desired("orders", DesiredState::Running)
             .await
             .unwrap();
-        let ids = TopicIds::follow(&brokers(), &topic, PARTITIONS);
+        let ids = TopicIds::follow(&common::kafka::brokers(), &topic, PARTITIONS);
         Cluster {
             root,
             manager,

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -32,16 +32,6 @@ const PARTITIONS: i32 = 3;
 const SERVER_ID: u32 = 4_100_901;
 /// How long the messages may take to arrive after the workload.
 const CATCH_UP: Duration = Duration::from_secs(90);
-
-fn brokers() -> String {
-    std::env::var("SLUICE_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into())
-}
-
-/// A suffix no earlier run used: the topic and the consumer group are new each run.
-fn run_id() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!("{}x{}", now.as_millis(), std::process::id())
-}
 
 /// Writes the config: one task reading `db` from `start` into one Kafka sink (format
 /// `sluice`) writing to `topic`.
@@ -59,7 +49,7 @@ fn write_config(dir: &Path, db: &str, start: &str, topic: &str) -> PathBuf {
          [[tasks.sinks]]\ntype = \"kafka\"\nname = \"k-crash\"\nbrokers = \"{brokers}\"\n\
          topic = \"{topic}\"\nformat = \"sluice\"\n",
         url = common::mysql_url(),
-        brokers = brokers(),
+        brokers = common::kafka::brokers(),
     );
     let path = dir.join("sluice.toml");
     std::fs::write(&path, text).unwrap();
@@ -79,7 +69,7 @@ struct Consumed {
 fn consumer_config(run: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", common::kafka::brokers())
         .set("group.id", format!("sluice-test-crash-{run}"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
@@ -182,7 +172,7 @@ struct Kill {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_dash_9_under_load_then_restart_every_committed_row_is_in_kafka() {
     let t0 = Instant::now();
-    let run = run_id();
+    let run = common::kafka::run_id();
     let mut root = common::root_conn().await;
     let db = common::fresh_database(&mut root, "kafka_crash").await;
     root.query_drop(format!(
@@ -191,7 +181,7 @@ async fn kill_dash_9_under_load_then_restart_every_committed_row_is_in_kafka() {
     .await
     .unwrap();
     let topic = format!("t{run}.crash");
-    common::kafka::create_topic(&brokers(), &topic, PARTITIONS).await;
+    common::kafka::create_topic(&common::kafka::brokers(), &topic, PARTITIONS).await;
     let start = common::binlog_end(&mut root).await;
     let dir = TempDir::new("kafka-crash");
     let config = write_config(&dir.0, &db, &start, &topic);

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
@@ -27,15 +27,6 @@ use serde_json::Value;
 
 const PARTITIONS: i32 = 3;
 const CATCH_UP: Duration = Duration::from_secs(120);
-
-fn brokers() -> String {
-    std::env::var("SLUICE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
-}
-
-fn run_id() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!("{}x{}", now.as_millis(), std::process::id())
-}
 
 /// One exactly-once task reading `db` into `topic`.
 fn write_config(
@@ -56,7 +47,7 @@ fn write_config(
          transactional_id = \"eos-test-{run}\"\ncheckpoint_topic = \"ckpt-{run}\"\n",
         data = data.to_str().unwrap(),
         url = common::mysql_url(),
-        brokers = brokers(),
+        brokers = common::kafka::brokers(),
     );
     let path = dir.join("sluice.toml");
     std::fs::write(&path, text).unwrap();
@@ -76,7 +67,7 @@ struct Row {
 async fn consume(topic: String, group: String, rows: Arc<Mutex<Vec<Row>>>, stop: Arc<AtomicBool>) {
     let mut config = ClientConfig::new();
     config
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", common::kafka::brokers())
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
@@ -178,7 +169,7 @@ struct Scenario {
 }
 
 async fn scenario(tag: &str, rows_to_insert: u64, server_id: u32) -> Scenario {
-    let run = format!("{tag}{}", run_id());
+    let run = format!("{tag}{}", common::kafka::run_id());
     let mut root = common::root_conn().await;
     let db = common::fresh_database(&mut root, tag).await;
     root.query_drop(format!(
@@ -187,7 +178,7 @@ async fn scenario(tag: &str, rows_to_insert: u64, server_id: u32) -> Scenario {
     .await
     .unwrap();
     let topic = format!("eos{run}");
-    common::kafka::create_topic(&brokers(), &topic, PARTITIONS).await;
+    common::kafka::create_topic(&common::kafka::brokers(), &topic, PARTITIONS).await;
     let start = common::binlog_end(&mut root).await;
     let dir = TempDir::new(tag);
     let config = write_config(&dir.0, &db, &start, &topic, &run, server_id);
@@ -447,11 +438,12 @@ async fn a_reopened_sink_stops_when_another_run_claimed_the_id() {
     use sluice_sinks::kafka::KafkaSink;
     use sluice_sinks::Sink;
 
-    let run = run_id();
+    let run = common::kafka::run_id();
     let config = KafkaSinkConfig {
         name: Some("k".into()),
-        brokers: brokers(),
+        brokers: common::kafka::brokers(),
         topic: format!("claims-{run}"),
+        schema_changes_topic: None,
         format: "sluice".into(),
         partition_by: "key".into(),
         tombstones: false,
@@ -473,7 +465,7 @@ async fn a_reopened_sink_stops_when_another_run_claimed_the_id() {
     // A successor elsewhere claims the id (what its sink writes right after
     // `init_transactions`)...
     let producer: rdkafka::producer::FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", common::kafka::brokers())
         .create()
         .unwrap();
     let key = format!("claims-test-{run}#owner");

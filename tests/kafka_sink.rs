@@ -15,7 +15,7 @@ use common::standalone::{StandaloneProcess, TempDir};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -29,21 +29,11 @@ const SERVER_ID: u32 = 4_100_801;
 /// How long the messages may take to arrive.
 const CATCH_UP: Duration = Duration::from_secs(90);
 
-fn brokers() -> String {
-    std::env::var("SLUICE_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into())
-}
-
-/// A prefix no earlier run used: topics and the consumer group are new each run.
-fn run_id() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    format!("{}x{}", now.as_millis(), std::process::id())
-}
-
 /// Creates the topics (3 partitions each, so per-key order is tested across partitions), or
 /// panics saying how to start the broker.
 async fn create_topics(names: &[String]) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", common::kafka::brokers())
         .create()
         .expect("an admin client");
     let topics: Vec<NewTopic> = names
@@ -58,11 +48,11 @@ async fn create_topics(names: &[String]) {
     .await
     {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => panic!("cannot create topics at {}: {e}", brokers()),
+        Ok(Err(e)) => panic!("cannot create topics at {}: {e}", common::kafka::brokers()),
         Err(_) => panic!(
             "the Kafka test broker is not reachable at {}: start it with \
              `bash tests/services/start.sh kafka` (install first: tests/services/install.sh)",
-            brokers()
+            common::kafka::brokers()
         ),
     };
     for r in results {
@@ -89,7 +79,7 @@ async fn consume(
     sluice: &mut StandaloneProcess,
 ) -> Vec<Received> {
     let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
+        .set("bootstrap.servers", common::kafka::brokers())
         .set("group.id", format!("sluice-test-{run}"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
@@ -200,7 +190,7 @@ fn write_config(
             "\n[[tasks.sinks]]\ntype = \"kafka\"\nname = \"{name}\"\nbrokers = \"{}\"\n\
              topic = \"{topic}\"\nformat = \"{format}\"\ntombstones = {tombstones}\n\
              [tasks.sinks.properties]\n\"compression.type\" = \"lz4\"\n",
-            brokers(),
+            common::kafka::brokers(),
             // Debezium's consumers expect a tombstone after each delete.
             tombstones = format == "debezium-json",
         ));
@@ -212,7 +202,7 @@ fn write_config(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_arrives_once_per_format_in_per_key_commit_order() {
-    let run = run_id();
+    let run = common::kafka::run_id();
     let mut root = common::root_conn().await;
     let db = common::fresh_database(&mut root, "kafka_sink").await;
     root.query_drop(format!(

@@ -23,10 +23,6 @@ const SOURCE_USER: &str = "sluice_probe";
 /// Replica ids of these tests' task configs (unused by the other tests).
 const SERVER_ID: u32 = 4_200_951;
 
-fn brokers() -> String {
-    std::env::var("SLUICE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
-}
-
 fn redis_url() -> String {
     std::env::var("SLUICE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:16379".into())
 }
@@ -126,7 +122,7 @@ fn task_config(name: &str, dir: &TempDir) -> Value {
         "name": name,
         "source": {"url": source_url(SOURCE_PASSWORD), "server_id": SERVER_ID},
         "sinks": [
-            {"type": "kafka", "name": "events", "brokers": brokers(), "topic": "sluice.probe.events"},
+            {"type": "kafka", "name": "events", "brokers": common::kafka::brokers(), "topic": "sluice.probe.events"},
             {"type": "redis", "name": "cache", "url": format!("{}/0", redis_url())},
             {"type": "file", "name": "lines", "path": dir.0.join("out/events.jsonl").display().to_string()}
         ]

@@ -175,3 +175,16 @@ impl Drop for TopicIds {
         self.stop.store(true, Ordering::SeqCst);
     }
 }
+
+/// The test broker's address (`SLUICE_TEST_KAFKA`, as `tests/services/start.sh` writes it).
+pub fn brokers() -> String {
+    std::env::var("SLUICE_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
+}
+
+/// A prefix no earlier run used: topics and consumer groups named with it are new each run.
+pub fn run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}x{}", now.as_millis(), std::process::id())
+}

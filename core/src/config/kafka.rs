@@ -38,6 +38,10 @@ pub struct KafkaSinkConfig {
     pub brokers: String,
     /// The topic, fixed or a template with `{db}` and `{table}` (see [`TopicTemplate`]).
     pub topic: String,
+    /// Where every DDL event goes, as one message in the sink's format, keyed by the database
+    /// it changes, whatever `topic` is (a fixed name; `None`: DDL follows `topic` as before).
+    #[serde(default)]
+    pub schema_changes_topic: Option<String>,
     /// The message format (one of [`KAFKA_FORMATS`]); kept as text so a bad value is reported
     /// by field with every other problem.
     #[serde(default = "default_format")]
@@ -78,6 +82,7 @@ impl std::fmt::Debug for KafkaSinkConfig {
             .field("name", &self.name)
             .field("brokers", &self.brokers)
             .field("topic", &self.topic)
+            .field("schema_changes_topic", &self.schema_changes_topic)
             .field("format", &self.format)
             .field("partition_by", &self.partition_by)
             .field("tombstones", &self.tombstones)
@@ -155,6 +160,24 @@ impl KafkaSinkConfig {
         }
         if let Err(message) = TopicTemplate::parse(&self.topic) {
             push(at("topic"), Some(self.topic.clone()), message);
+        }
+        if let Some(topic) = &self.schema_changes_topic {
+            if let Err(message) = check_topic_name(topic) {
+                push(
+                    at("schema_changes_topic"),
+                    Some(topic.clone()),
+                    format!("{message}; the schema-change topic is a fixed name, no placeholders"),
+                );
+            } else if self.exactly_once && *topic == self.checkpoint_topic {
+                // The checkpoint topic is compacted by transactional id: DDL would be erased.
+                push(
+                    at("schema_changes_topic"),
+                    Some(topic.clone()),
+                    "the schema-change topic cannot be `checkpoint_topic`, where exactly-once \
+                     keeps its checkpoints: choose another name"
+                        .into(),
+                );
+            }
         }
         if !KAFKA_FORMATS.contains(&self.format.as_str()) {
             // The same words as `sluice_sinks::formats::UnknownFormat`.
@@ -454,6 +477,59 @@ mod tests {
         assert!(topic_error(&"x".repeat(250)).contains("Kafka allows 249"));
         assert!(topic_error(&format!("{}{{db}}", "x".repeat(249))).contains("Kafka allows 249"));
         assert!(check_topic_name(&"x".repeat(249)).is_ok());
+    }
+
+    #[test]
+    fn a_schema_changes_topic_is_optional_and_must_be_a_legal_fixed_name() {
+        let c = Config::from_toml(&config(
+            "brokers = \"k:1\"\ntopic = \"cdc.{db}.{table}\"\nschema_changes_topic = \"cdc.ddl\"",
+        ))
+        .unwrap();
+        let SinkConfig::Kafka(k) = &c.tasks[0].sinks[0] else {
+            panic!("not a kafka sink");
+        };
+        assert_eq!(k.schema_changes_topic.as_deref(), Some("cdc.ddl"));
+        let c = Config::from_toml(&config("brokers = \"k:1\"\ntopic = \"t\"")).unwrap();
+        let SinkConfig::Kafka(k) = &c.tasks[0].sinks[0] else {
+            panic!("not a kafka sink");
+        };
+        assert_eq!(k.schema_changes_topic, None);
+
+        for (topic, says) in [
+            ("cdc.{db}", "'{' cannot be in a Kafka topic name"),
+            ("a b", "' ' cannot be"),
+            ("", "`` is not a topic name"),
+            ("..", "is not a topic name"),
+        ] {
+            let e = errors(&format!(
+                "brokers = \"k:1\"\ntopic = \"t\"\nschema_changes_topic = \"{topic}\""
+            ));
+            assert_eq!(e.len(), 1, "{topic}: {e:?}");
+            assert!(
+                e[0].starts_with(&format!(
+                    "`tasks[0].sinks[0].schema_changes_topic` = {topic:?}: "
+                )) && e[0].contains(says)
+                    && e[0].contains("a fixed name, no placeholders"),
+                "{topic}: {e:?}"
+            );
+        }
+        let e = errors(&format!(
+            "brokers = \"k:1\"\ntopic = \"t\"\nschema_changes_topic = \"{}\"",
+            "x".repeat(250)
+        ));
+        assert!(e.len() == 1 && e[0].contains("Kafka allows 249"), "{e:?}");
+        let e = errors(
+            "brokers = \"k:1\"\ntopic = \"t\"\nexactly_once = true\n\
+             schema_changes_topic = \"sluice_checkpoints\"",
+        );
+        assert!(
+            e.len() == 1
+                && e[0].starts_with(
+                    "`tasks[0].sinks[0].schema_changes_topic` = \"sluice_checkpoints\""
+                )
+                && e[0].contains("cannot be `checkpoint_topic`"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Canal's view of a DDL statement: its event type (`CREATE`, `ALTER`, `ERASE`, `TRUNCATE`,
-//! `RENAME`, `CINDEX`, `DINDEX`, or `QUERY` for anything else) and the table it names.
+//! `RENAME`, `CINDEX`, `DINDEX`, or `QUERY` for anything else) and the table it names; and, for
+//! the schema-change messages of the other formats, the database statements Canal calls `QUERY`
+//! ([`classify_database`]).
 //!
 //! Canal runs a SQL parser for this; Sluice reads only the leading keywords and the first table
 //! name, enough for the statements Canal gives a type to. A statement naming several tables
@@ -71,6 +73,55 @@ pub(crate) fn classify(sql: &str) -> Ddl {
         database,
         table,
     }
+}
+
+/// What a database statement does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DatabaseDdl {
+    Create,
+    Alter,
+    Drop,
+}
+
+/// `CREATE|ALTER|DROP {DATABASE|SCHEMA} [IF [NOT] EXISTS] name`: what it does and the database
+/// it names; `None` for any other statement. (`ALTER DATABASE` without a name changes the
+/// session's database: the name is then empty.)
+pub(crate) fn classify_database(sql: &str) -> Option<(DatabaseDdl, String)> {
+    let mut words = Words { rest: sql };
+    let kind = match words.keyword().as_str() {
+        "CREATE" => {
+            words.skip_any(&["OR", "REPLACE"]);
+            DatabaseDdl::Create
+        }
+        "ALTER" => DatabaseDdl::Alter,
+        "DROP" => DatabaseDdl::Drop,
+        _ => return None,
+    };
+    if !matches!(words.keyword().as_str(), "DATABASE" | "SCHEMA") {
+        return None;
+    }
+    words.skip_if_exists_clause();
+    let saved = words.rest;
+    let name = words.identifier();
+    // `ALTER DATABASE CHARACTER SET …` names no database: the option is not a name.
+    if kind == DatabaseDdl::Alter && !saved.trim_start().starts_with('`') {
+        let upper = name.to_ascii_uppercase();
+        if matches!(
+            upper.as_str(),
+            "CHARACTER"
+                | "CHARSET"
+                | "COLLATE"
+                | "DEFAULT"
+                | "COMMENT"
+                | "READ"
+                | "ENCRYPTION"
+                | "UPGRADE"
+                | ""
+        ) {
+            return Some((kind, String::new()));
+        }
+    }
+    Some((kind, name))
 }
 
 /// A cursor over SQL words, skipping whitespace and comments.
@@ -218,6 +269,42 @@ mod tests {
             assert_eq!(
                 kind_and_table(sql),
                 (kind, db.map(String::from), table.to_string()),
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_statements_name_their_database() {
+        let cases = [
+            ("CREATE DATABASE d", Some((DatabaseDdl::Create, "d"))),
+            (
+                "create schema if not exists `my``db` character set utf8mb4",
+                Some((DatabaseDdl::Create, "my`db")),
+            ),
+            (
+                "CREATE OR REPLACE DATABASE d",
+                Some((DatabaseDdl::Create, "d")),
+            ),
+            ("DROP DATABASE IF EXISTS d", Some((DatabaseDdl::Drop, "d"))),
+            ("/* x */ drop schema d;", Some((DatabaseDdl::Drop, "d"))),
+            (
+                "ALTER DATABASE d COLLATE utf8mb4_bin",
+                Some((DatabaseDdl::Alter, "d")),
+            ),
+            (
+                "ALTER DATABASE CHARACTER SET latin1",
+                Some((DatabaseDdl::Alter, "")),
+            ),
+            ("CREATE TABLE d.t (id INT)", None),
+            ("DROP TABLE t", None),
+            ("GRANT ALL ON *.* TO u", None),
+            ("", None),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(
+                classify_database(sql),
+                expected.map(|(k, n)| (k, n.to_string())),
                 "{sql}"
             );
         }

@@ -14,8 +14,9 @@
 //! Key: the primary-key columns, `{"id":1001}` (with schemas: `{"schema":…,"payload":…}`);
 //! tables without a primary key have no key, as in Debezium.
 //!
-//! Only row changes make messages: Debezium sends DDL to a separate schema-change topic and
-//! transaction boundaries to a separate transaction topic, neither of which this format covers.
+//! Only row changes make messages here: Debezium sends DDL to a separate schema-change topic
+//! (written by [`super::debezium_ddl`] when the sink has `schema_changes_topic`) and transaction
+//! boundaries to a separate transaction topic, which this format does not cover.
 //! No tombstone follows a delete (as Debezium with `tombstones.on.delete=false`). Values: see
 //! [`super::debezium_values`].
 
@@ -67,7 +68,12 @@ pub(crate) fn encode(
     out.extend_from_slice(br#","after":"#);
     write_image(out, row, row.after.as_ref());
     out.extend_from_slice(br#","source":"#);
-    write_source(out, &event.position, row, &options.server_name);
+    let source = Source {
+        db: &row.table.database,
+        table: Some(&row.table.table),
+        snapshot: row.op == Op::Read,
+    };
+    write_source(out, &event.position, &source, &options.server_name);
     out.extend_from_slice(br#","op":""#);
     out.extend_from_slice(row.op.code().as_bytes());
     out.push(b'"');
@@ -97,7 +103,21 @@ fn write_image(out: &mut Vec<u8>, row: &RowChange, image: Option<&RowImage>) {
     out.push(b'}');
 }
 
-fn write_source(out: &mut Vec<u8>, p: &EventPosition, row: &RowChange, server_name: &str) {
+/// What the `source` block says beyond the event's position.
+pub(crate) struct Source<'a> {
+    pub db: &'a str,
+    /// `None`: `null` (a statement about a database, or about no table).
+    pub table: Option<&'a str>,
+    pub snapshot: bool,
+}
+
+/// The `source` block, Debezium's MySQL fields in Debezium's order.
+pub(crate) fn write_source(
+    out: &mut Vec<u8>,
+    p: &EventPosition,
+    source: &Source<'_>,
+    server_name: &str,
+) {
     out.extend_from_slice(
         concat!(
             r#"{"version":"sluice-"#,
@@ -109,16 +129,19 @@ fn write_source(out: &mut Vec<u8>, p: &EventPosition, row: &RowChange, server_na
     write_str(out, server_name);
     out.extend_from_slice(br#","ts_ms":"#);
     write_u64(out, p.ts_ms);
-    out.extend_from_slice(if row.op == Op::Read {
+    out.extend_from_slice(if source.snapshot {
         br#","snapshot":"true","db":"#.as_slice()
     } else {
         br#","snapshot":"false","db":"#
     });
-    write_str(out, &row.table.database);
+    write_str(out, source.db);
     out.extend_from_slice(br#","sequence":null"#);
     write_sub_millis(out, p.ts_ms);
     out.extend_from_slice(br#","table":"#);
-    write_str(out, &row.table.table);
+    match source.table {
+        Some(table) => write_str(out, table),
+        None => out.extend_from_slice(b"null"),
+    }
     out.extend_from_slice(br#","server_id":"#);
     write_u64(out, u64::from(p.server_id));
     out.extend_from_slice(br#","gtid":"#);

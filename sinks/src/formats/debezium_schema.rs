@@ -72,7 +72,7 @@ fn write_row_struct(out: &mut Vec<u8>, table: &TableSchema, name: &str) {
 }
 
 /// Debezium's MySQL `source` block schema (Debezium 2.6+ fields, in its order).
-const SOURCE_SCHEMA: &str = concat!(
+pub(crate) const SOURCE_SCHEMA: &str = concat!(
     r#"{"type":"struct","fields":["#,
     r#"{"type":"string","optional":false,"field":"version"},"#,
     r#"{"type":"string","optional":false,"field":"connector"},"#,

@@ -9,8 +9,9 @@
 //! the others. Both come from the [`MessageContext`] the sink builds once it has the
 //! transaction's commit (see [`super::context`]). Snapshot reads are `bootstrap-insert`.
 //!
-//! Transaction boundaries make no message. DDL makes none either: Maxwell reports DDL only with
-//! `output_ddl`, as table definitions Sluice does not keep (`"def"`), so it is left out.
+//! Transaction boundaries make no message. DDL makes none here either: Maxwell reports DDL only
+//! with `output_ddl`, on its own; a sink with `schema_changes_topic` sends it there in Maxwell's
+//! DDL form ([`super::maxwell_ddl`]).
 //!
 //! Values are Maxwell's: numbers as JSON numbers (DECIMAL and BIGINT UNSIGNED written digit for
 //! digit, never through a float), DATE `"YYYY-MM-DD"`, TIME `"HH:MM:SS[.ffffff]"`, DATETIME

@@ -12,7 +12,9 @@
 //!
 //! Which events make messages: in Sluice's form, all of them. In the foreign formats, each row
 //! change makes one message; transaction boundaries and incidents make none; DDL makes a
-//! message only in `canal-json` (`isDdl: true`).
+//! message only in `canal-json` (`isDdl: true`). Separately, every format has a schema-change
+//! message for each DDL event ([`Encoder::encode_schema_change`], see [`schema_change`]), which
+//! a Kafka sink with `schema_changes_topic` sends there instead.
 //!
 //! Keys: the row's primary key, in each format's value form (Debezium's `{"id":1}`, Maxwell's
 //! `{"database":…,"table":…,"pk.id":1}`, and `{db/database, table, pk:{…}}` for Sluice and
@@ -25,12 +27,15 @@ mod canal_json;
 mod canal_values;
 mod column_type;
 mod context;
+mod debezium_ddl;
 mod debezium_json;
 mod debezium_schema;
 mod debezium_values;
 mod json_text;
+mod maxwell_ddl;
 mod maxwell_json;
 mod row_parts;
+mod schema_change;
 mod sluice;
 mod temporal;
 #[cfg(test)]
@@ -151,6 +156,27 @@ impl Encoder {
             Format::DebeziumJson => debezium_json::encode(event, ctx, &self.debezium, out),
             Format::MaxwellJson => maxwell_json::encode(event, ctx, out),
         }
+    }
+
+    /// Appends the schema-change message of a DDL event (for a sink's schema-change topic) to
+    /// `out` and returns `true`; returns `false` and leaves `out` untouched for other events.
+    /// Every format has one, also those whose [`encode`](Encoder::encode) has none for DDL.
+    #[must_use]
+    pub fn encode_schema_change(
+        &self,
+        event: &Event,
+        ctx: &MessageContext,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        schema_change::encode(self.format, &self.debezium, event, ctx, out)
+    }
+
+    /// Appends the key of a DDL event's schema-change message (the database the statement
+    /// changes) to `out` and returns `true`; returns `false` and leaves `out` untouched for
+    /// other events and for statements that name no database.
+    #[must_use]
+    pub fn schema_change_key(&self, event: &Event, out: &mut Vec<u8>) -> bool {
+        schema_change::key(self.format, &self.debezium, event, out)
     }
 
     /// Appends the Kafka key of `event`'s message to `out` and returns `true`, or returns

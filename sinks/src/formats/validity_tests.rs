@@ -197,6 +197,8 @@ impl Lcg {
                         "ALTER TABLE",
                         "DROP TABLE IF EXISTS",
                         "CREATE INDEX i ON",
+                        "CREATE DATABASE",
+                        "ALTER DATABASE",
                         "GRANT"
                     ]),
                     self.string()
@@ -274,6 +276,26 @@ fn every_message_and_key_is_valid_json() {
                 }
             } else {
                 assert_eq!(out, b"x", "{}: wrote without a message", encoder.format());
+            }
+            let mut ddl = b"x".to_vec();
+            if encoder.encode_schema_change(event, ctx, &mut ddl) {
+                if let Err(e) = serde_json::from_slice::<serde_json::Value>(&ddl[1..]) {
+                    panic!(
+                        "{}: invalid schema-change message ({e}) for {event:?}:\n{}",
+                        encoder.format(),
+                        String::from_utf8_lossy(&ddl[1..])
+                    );
+                }
+            } else {
+                assert_eq!(ddl, b"x", "{}: wrote without a message", encoder.format());
+            }
+            let mut ddl_key = b"k".to_vec();
+            if encoder.schema_change_key(event, &mut ddl_key)
+                && encoder.format() == Format::DebeziumJson
+            {
+                // Debezium's key is JSON; the others are the database name as text.
+                serde_json::from_slice::<serde_json::Value>(&ddl_key[1..])
+                    .expect("a JSON schema-change key");
             }
             let mut key = b"k".to_vec();
             if encoder.key(event, &mut key) {

@@ -7,7 +7,7 @@ use sluice_core::config::PartitionBy;
 use sluice_core::{Event, EventKind, Op};
 
 use super::topic::{BadTopic, Topics};
-use crate::formats::{contexts, Encoder};
+use crate::formats::{contexts, Encoder, MessageContext};
 
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +99,9 @@ pub(super) struct Messages {
     pub partition_by: PartitionBy,
     /// A tombstone after each delete of a row with a primary key.
     pub tombstones: bool,
+    /// `schema_changes_topic`: where DDL events go, as the format's schema-change message
+    /// keyed by database, instead of following `topics`.
+    pub schema_changes: Option<Arc<str>>,
 }
 
 impl Messages {
@@ -108,6 +111,10 @@ impl Messages {
         let ctx = contexts(events, now_ms);
         let mut out = Vec::with_capacity(events.len());
         for (event, ctx) in events.iter().zip(&ctx) {
+            if let Some(message) = self.schema_change(event, ctx) {
+                out.push(message);
+                continue;
+            }
             let Some(topic) = self.topics.of(event)? else {
                 continue;
             };
@@ -147,6 +154,29 @@ impl Messages {
         Ok(out)
     }
 
+    /// With `schema_changes_topic`, the message of a DDL event there; `None` otherwise. Keyed
+    /// by the database the statement changes, so each database's DDL stays in order on one
+    /// partition (`partition_by = "single"` still means partition 0).
+    fn schema_change(&self, event: &Event, ctx: &MessageContext) -> Option<Message> {
+        let topic = self.schema_changes.as_ref()?;
+        let mut payload = Vec::new();
+        if !self.encoder.encode_schema_change(event, ctx, &mut payload) {
+            return None;
+        }
+        let mut key = Vec::new();
+        let key = self
+            .encoder
+            .schema_change_key(event, &mut key)
+            .then_some(key);
+        Some(Message {
+            topic: topic.clone(),
+            key,
+            payload: Some(payload),
+            partition: (self.partition_by == PartitionBy::Single).then_some(0),
+            position: MessagePosition::of(event, 0),
+        })
+    }
+
     fn key(&self, event: &Event) -> Option<Vec<u8>> {
         let table_key = || match &event.kind {
             EventKind::Row(row) => {
@@ -173,7 +203,7 @@ impl Messages {
 mod tests {
     use sluice_core::config::TopicTemplate;
 
-    use super::super::test_events::{begin, commit, delete, insert, table};
+    use super::super::test_events::{begin, commit, ddl, delete, insert, table};
     use super::*;
     use crate::formats::Format;
 
@@ -183,6 +213,7 @@ mod tests {
             topics: Topics::new(TopicTemplate::parse(topic).unwrap()),
             partition_by,
             tombstones: false,
+            schema_changes: None,
         }
     }
 
@@ -242,6 +273,71 @@ mod tests {
         assert!(out[1].position.is_after(&out[0].position));
         assert_eq!(out[1].position.header(), "b.000001:4:0:1");
         assert!(out[2].payload.is_some(), "no tombstone for a keyless table");
+    }
+
+    #[test]
+    fn without_a_schema_changes_topic_ddl_follows_the_topic_as_before() {
+        let ddl = ddl("shop", "ALTER TABLE orders ADD c INT");
+        let mut m = messages(Format::Sluice, "t.{db}.{table}", PartitionBy::Key);
+        assert!(m.build(std::slice::from_ref(&ddl), 1).unwrap().is_empty());
+        let mut m = messages(Format::Sluice, "all", PartitionBy::Key);
+        let out = m.build(std::slice::from_ref(&ddl), 1).unwrap();
+        assert_eq!((out.len(), &*out[0].topic, &out[0].key), (1, "all", &None));
+        let mut m = messages(Format::DebeziumJson, "all", PartitionBy::Key);
+        assert!(m.build(&[ddl], 1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn ddl_goes_to_the_schema_changes_topic_in_every_format_keyed_by_database() {
+        let users = table("shop", "users", true);
+        let events = [
+            ddl("shop", "CREATE TABLE users (id INT PRIMARY KEY, v TEXT)"),
+            begin(),
+            insert(&users, 7),
+            commit(9),
+            ddl("shop", "DROP DATABASE old_shop"),
+        ];
+        for format in Format::ALL {
+            for topic in ["t.{db}.{table}", "all"] {
+                let mut m = messages(format, topic, PartitionBy::Key);
+                m.schema_changes = Some(Arc::from("t.ddl"));
+                let out = m.build(&events, 1).unwrap();
+                let ddl: Vec<_> = out.iter().filter(|m| &*m.topic == "t.ddl").collect();
+                assert_eq!(ddl.len(), 2, "{format} {topic}: {out:?}");
+                let keys: Vec<_> = ddl.iter().map(|m| text(&m.key).unwrap()).collect();
+                if format == Format::DebeziumJson {
+                    assert_eq!(
+                        keys,
+                        [
+                            r#"{"databaseName":"shop"}"#,
+                            r#"{"databaseName":"old_shop"}"#
+                        ]
+                    );
+                } else {
+                    assert_eq!(keys, ["shop", "old_shop"], "{format}");
+                }
+                // The row still goes to its own topic; DDL nowhere else.
+                let rows: Vec<_> = out.iter().filter(|m| &*m.topic != "t.ddl").collect();
+                let expected = if topic == "all" {
+                    "all"
+                } else {
+                    "t.shop.users"
+                };
+                assert!(rows.iter().all(|m| &*m.topic == expected), "{out:?}");
+                assert!(
+                    rows.iter()
+                        .all(|m| !text(&m.payload).unwrap_or("").contains("DROP DATABASE")),
+                    "{format} {topic}: {rows:?}"
+                );
+            }
+        }
+        let mut m = messages(Format::MaxwellJson, "all", PartitionBy::Single);
+        m.schema_changes = Some(Arc::from("t.ddl"));
+        let out = m.build(&events[..1], 1).unwrap();
+        assert_eq!(out[0].partition, Some(0));
+        let body: serde_json::Value =
+            serde_json::from_slice(out[0].payload.as_deref().unwrap()).unwrap();
+        assert_eq!(body["type"], "table-create");
     }
 
     #[test]

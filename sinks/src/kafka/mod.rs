@@ -15,7 +15,9 @@
 //! - `single`: partition 0, with the format's key: one total order.
 //!
 //! Events without a table (begin, commit, DDL, incident; messages only in some formats) go only
-//! to a fixed topic, without a key.
+//! to a fixed topic, without a key. With `schema_changes_topic`, DDL events go there instead,
+//! whatever `topic` is, as each format's schema-change message (`crate::formats`), keyed by the
+//! database the statement changes so that database's DDL stays in order on one partition.
 //!
 //! Files: `topic.rs` (the topic of an event), `messages.rs` (events to messages), `sink.rs`
 //! (the producer and the `Sink`), `probe.rs` (the connection test of the manager's API).

@@ -176,6 +176,7 @@ impl KafkaSink {
             tracing::info!(
                 brokers = %config.brokers,
                 topic = %config.topic,
+                schema_changes_topic = config.schema_changes_topic.as_deref().unwrap_or("(none)"),
                 format = %format,
                 partition_by = %config.partition_by,
                 exactly_once = config.exactly_once,
@@ -192,6 +193,7 @@ impl KafkaSink {
                 topics: Topics::new(template),
                 partition_by,
                 tombstones: config.tombstones,
+                schema_changes: config.schema_changes_topic.as_deref().map(Arc::from),
             },
             held: Vec::new(),
             exactly,
@@ -554,6 +556,7 @@ mod tests {
             // Nothing listens on port 1.
             brokers: "127.0.0.1:1".into(),
             topic: "t.{db}.{table}".into(),
+            schema_changes_topic: None,
             format: format.into(),
             partition_by: "key".into(),
             tombstones: false,

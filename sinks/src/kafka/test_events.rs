@@ -69,3 +69,11 @@ pub(crate) fn commit(xid: u64) -> Event {
         next: BinlogPosition::new("b.000001", 500),
     })
 }
+
+pub(crate) fn ddl(database: &str, sql: &str) -> Event {
+    event(EventKind::Ddl {
+        database: database.into(),
+        sql: sql.into(),
+        next: BinlogPosition::new("b.000001", 600),
+    })
+}
