@@ -550,3 +550,147 @@ async fn a_cut_connection_pauses_writes_at_once_and_expiry_hands_the_task_over()
     manager.close().await;
     tree.delete().await;
 }
+
+/// `len` bytes that do not compress (xorshift).
+fn incompressible(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn task_data_is_fenced_compressed_refused_when_too_big_and_removed_with_the_task() {
+    let tree = TestTree::new("data");
+    let manager = tree.session().await;
+    manager.publish_task("orders", &published(1)).await.unwrap();
+    let a = tree.session().await;
+    let b = tree.session().await;
+    let mut changes = b.watch_tasks();
+    let old = a.try_claim("orders", "a").await.unwrap().unwrap();
+    expect_notice(&mut changes, "the claim").await;
+    assert_eq!(
+        manager
+            .load_task_data("orders", "schema-history")
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A 3 MB history (three times ZooKeeper's znode limit) fits compressed.
+    let table = r#"{"name":"orders","columns":[{"name":"id","type":"bigint"},{"name":"note","type":"varchar(20)"}]},"#;
+    let big = format!("[{}]", table.repeat(3_000_000 / table.len())).into_bytes();
+    a.save_task_data("orders", &old, "schema-history", &big)
+        .await
+        .unwrap();
+    assert_eq!(
+        manager
+            .load_task_data("orders", "schema-history")
+            .await
+            .unwrap(),
+        Some(big.clone())
+    );
+    // Data writes are not task changes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !changes.has_changed().unwrap(),
+        "a data write notified the nodes"
+    );
+
+    // Just under the limit even incompressible: ZooKeeper takes it.
+    let dense = incompressible(990_000, 7);
+    a.save_task_data("orders", &old, "coverage", &dense)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.load_task_data("orders", "coverage").await.unwrap(),
+        Some(dense)
+    );
+    // Over it: refused before anything is sent, naming the task, the record and the sizes.
+    let err = a
+        .save_task_data("orders", &old, "coverage", &incompressible(1_200_000, 9))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CoordinationError::TooLarge { .. }), "{err}");
+    let text = err.to_string();
+    for part in [
+        "task orders",
+        "`coverage`",
+        "1200000 bytes",
+        "1000000 bytes",
+        "jute.maxbuffer",
+    ] {
+        assert!(text.contains(part), "{part} missing: {text}");
+    }
+    assert_eq!(
+        b.load_task_data("orders", "coverage")
+            .await
+            .unwrap()
+            .map(|d| d.len()),
+        Some(990_000),
+        "a refused write changed the record"
+    );
+
+    // `a` is gone, `b` owns the task; `a`'s ownership (from a new session) writes nothing.
+    a.close().await;
+    let new = b.try_claim("orders", "b").await.unwrap().unwrap();
+    let a2 = tree.session().await;
+    let err = a2
+        .save_task_data("orders", &old, "schema-history", b"stale")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CoordinationError::NotOwner { ref task, epoch, .. }
+            if task == "orders" && epoch == old.epoch),
+        "{err}"
+    );
+    assert_eq!(
+        manager
+            .load_task_data("orders", "schema-history")
+            .await
+            .unwrap(),
+        Some(big)
+    );
+    b.save_task_data("orders", &new, "schema-history", b"v2")
+        .await
+        .unwrap();
+    assert_eq!(
+        manager
+            .load_task_data("orders", "schema-history")
+            .await
+            .unwrap(),
+        Some(b"v2".to_vec())
+    );
+    let err = b
+        .save_task_data("orders", &new, "Bad/Name", b"x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CoordinationError::InvalidName { .. }),
+        "{err}"
+    );
+
+    // Removing the task removes its data records with it.
+    manager.remove_task("orders").await.unwrap();
+    manager.publish_task("orders", &published(2)).await.unwrap();
+    assert_eq!(
+        manager
+            .load_task_data("orders", "schema-history")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        manager.load_task_data("orders", "coverage").await.unwrap(),
+        None
+    );
+
+    for c in [a2, b, manager] {
+        c.close().await;
+    }
+    tree.delete().await;
+}

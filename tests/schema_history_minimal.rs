@@ -11,6 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::column_history;
 use common::extra_mariadb::ExtraMariadb;
 use common::standalone::{StandaloneProcess, TempDir};
 use mysql_async::prelude::Queryable;
@@ -69,38 +70,6 @@ async fn minimal_server(name: &'static str, port: u16) -> (ExtraMariadb, mysql_a
     (server, root)
 }
 
-/// What each row event must say: the columns of its time.
-fn expected_rows() -> [(&'static str, Value, Value); 4] {
-    [
-        // Before ADD COLUMN: two columns.
-        ("c", Value::Null, json!({"id": 1, "name": "a"})),
-        // After ADD COLUMN note AFTER id.
-        (
-            "c",
-            Value::Null,
-            json!({"id": 2, "note": "n2", "name": "b"}),
-        ),
-        // After RENAME COLUMN note TO remark.
-        (
-            "u",
-            json!({"id": 2, "remark": "n2", "name": "b"}),
-            json!({"id": 2, "remark": "n2", "name": "c"}),
-        ),
-        // After DROP COLUMN name.
-        ("d", json!({"id": 1, "remark": null}), Value::Null),
-    ]
-}
-
-fn check_rows(rows: &[Value], expected: &[(&str, Value, Value)]) {
-    assert_eq!(rows.len(), expected.len(), "{rows:#?}");
-    for (row, (op, before, after)) in rows.iter().zip(expected) {
-        assert_eq!(row["op"], *op, "{row:#}");
-        assert_eq!(row["before"], *before, "{row:#}");
-        assert_eq!(row["after"], *after, "{row:#}");
-        assert_eq!(row["pk"], json!(["id"]), "{row:#}");
-    }
-}
-
 #[tokio::test]
 async fn rows_decode_with_the_columns_of_their_time_also_after_a_restart_from_an_old_checkpoint() {
     let (server, mut root) = minimal_server("mariadb-history", 13348).await;
@@ -109,42 +78,26 @@ async fn rows_decode_with_the_columns_of_their_time_also_after_a_restart_from_an
     // reads the rows, information_schema shows only the final (id, remark).
     let from = common::binlog_end(&mut root).await;
     let t = format!("`{db}`.t");
-    root.query_drop(format!(
-        "CREATE TABLE {t} (id INT PRIMARY KEY, name VARCHAR(20))"
-    ))
-    .await
-    .unwrap();
-    root.query_drop(format!("INSERT INTO {t} VALUES (1, 'a')"))
+    root.query_drop(column_history::create_table(&t))
         .await
         .unwrap();
-    root.query_drop(format!(
-        "ALTER TABLE {t} ADD COLUMN note VARCHAR(10) AFTER id"
-    ))
-    .await
-    .unwrap();
+    root.query_drop(column_history::first_row(&t))
+        .await
+        .unwrap();
+    root.query_drop(column_history::add_column(&t))
+        .await
+        .unwrap();
     // A checkpoint here (after the ADD COLUMN) is the old one the second run starts from.
     let after_add = common::binlog_end(&mut root).await;
-    root.query_drop(format!("INSERT INTO {t} VALUES (2, 'n2', 'b')"))
-        .await
-        .unwrap();
-    root.query_drop(format!("ALTER TABLE {t} RENAME COLUMN note TO remark"))
-        .await
-        .unwrap();
-    root.query_drop(format!("UPDATE {t} SET name = 'c' WHERE id = 2"))
-        .await
-        .unwrap();
-    root.query_drop(format!("ALTER TABLE {t} DROP COLUMN name"))
-        .await
-        .unwrap();
-    root.query_drop(format!("DELETE FROM {t} WHERE id = 1"))
-        .await
-        .unwrap();
+    for sql in column_history::after_add_column(&t) {
+        root.query_drop(sql).await.unwrap();
+    }
 
     let dir = TempDir::new("schema-history");
     let setup = write_config(&dir.0, &server.url("sluice"), &from, 4_500_901);
     let mut sluice = StandaloneProcess::start(&setup.config, dir.0.join("run-1.log"));
     let rows = wait_rows(&mut sluice, &setup.output, &db, 4);
-    check_rows(&rows, &expected_rows());
+    column_history::check_rows(&rows, &column_history::expected_rows());
     assert!(
         setup.task_dir.join("schema-history.json").exists(),
         "no schema history next to the checkpoint"
@@ -164,7 +117,7 @@ async fn rows_decode_with_the_columns_of_their_time_also_after_a_restart_from_an
     std::fs::remove_file(&setup.output).unwrap();
     let mut sluice = StandaloneProcess::start(&setup.config, dir.0.join("run-2.log"));
     let rows = wait_rows(&mut sluice, &setup.output, &db, 3);
-    check_rows(&rows, &expected_rows()[1..]);
+    column_history::check_rows(&rows, &column_history::expected_rows()[1..]);
     assert!(sluice.terminate(Duration::from_secs(20)).is_some());
     root.disconnect().await.unwrap();
 }

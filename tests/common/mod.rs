@@ -3,6 +3,7 @@
 //! how to start it, never a silent pass.
 #![allow(dead_code)]
 
+pub mod column_history;
 pub mod extra_mariadb;
 pub mod http;
 pub mod kafka;

@@ -15,6 +15,7 @@
 //!   [`CoordinationError::NotOwner`] and nothing changes. (Stricter than ZooKeeper on one point
 //!   no correct node relies on: another live session holding a copy of the ownership is refused
 //!   here, while ZooKeeper's fence checks the claim, not the session.)
+//! - Task data records are fenced the same way, and removed with the task.
 //! - [`InProcessCoordinator::set_connected`] simulates a lost connection: `connected()` turns
 //!   false at once and every call fails with [`CoordinationError::Unavailable`] until it is
 //!   restored; the session (and its ownerships) stays.
@@ -26,9 +27,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
 use super::{
-    check_revision, next_request_id, node_taken, now_ms, owned_conflict, CoordinationError,
-    Coordinator, DesiredState, NodeInfo, Ownership, PublishedTask, SnapshotRequest,
-    StoredCheckpoint, TaskStatusReport, TaskView,
+    check_data_name, check_revision, next_request_id, node_taken, now_ms, owned_conflict,
+    CoordinationError, Coordinator, DesiredState, NodeInfo, Ownership, PublishedTask,
+    SnapshotRequest, StoredCheckpoint, TaskStatusReport, TaskView,
 };
 use crate::snapshot_progress::SnapshotProgress;
 use crate::BinlogPosition;
@@ -66,6 +67,8 @@ struct TaskEntry {
     status: Option<TaskStatusReport>,
     snapshot_request: Option<SnapshotRequest>,
     snapshot_taken: Option<u64>,
+    /// The task's data records by name (no size limit in process).
+    data: BTreeMap<String, Vec<u8>>,
 }
 
 impl Default for InProcessCoordinator {
@@ -231,6 +234,7 @@ impl Coordinator for InProcessCoordinator {
                         status: None,
                         snapshot_request: None,
                         snapshot_taken: None,
+                        data: BTreeMap::new(),
                     },
                 );
             }
@@ -418,6 +422,34 @@ impl Coordinator for InProcessCoordinator {
         let entry = self.owned_entry(&mut state, task, owner)?;
         entry.snapshot_taken = Some(entry.snapshot_taken.unwrap_or(0).max(id));
         Ok(())
+    }
+
+    async fn save_task_data(
+        &self,
+        task: &str,
+        owner: &Ownership,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), CoordinationError> {
+        check_data_name(name)?;
+        let mut state = self.usable()?;
+        self.owned_entry(&mut state, task, owner)?
+            .data
+            .insert(name.to_string(), bytes.to_vec());
+        Ok(())
+    }
+
+    async fn load_task_data(
+        &self,
+        task: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, CoordinationError> {
+        check_data_name(name)?;
+        let state = self.usable()?;
+        Ok(state
+            .tasks
+            .get(task)
+            .and_then(|e| e.data.get(name).cloned()))
     }
 
     async fn report_status(

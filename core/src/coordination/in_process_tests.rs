@@ -337,3 +337,65 @@ async fn a_snapshot_request_stays_pending_until_its_owner_takes_it() {
         .unwrap_err();
     assert!(matches!(err, CoordinationError::NoSuchTask { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn task_data_is_written_only_by_the_owner_and_goes_with_the_task() {
+    let (m, a, b) = cluster().await;
+    assert_eq!(m.load_task_data("orders", "history").await.unwrap(), None);
+    let old = a.try_claim("orders", "a").await.unwrap().unwrap();
+    a.save_task_data("orders", &old, "history", b"v1")
+        .await
+        .unwrap();
+    a.save_task_data("orders", &old, "coverage", b"c1")
+        .await
+        .unwrap();
+    // Any session reads it; records are kept apart by name.
+    assert_eq!(
+        b.load_task_data("orders", "history").await.unwrap(),
+        Some(b"v1".to_vec())
+    );
+    assert_eq!(
+        b.load_task_data("orders", "coverage").await.unwrap(),
+        Some(b"c1".to_vec())
+    );
+
+    // After a takeover the old owner's write is refused and changes nothing.
+    a.expire();
+    let new = b.try_claim("orders", "b").await.unwrap().unwrap();
+    let zombie = m.new_session();
+    let err = zombie
+        .save_task_data("orders", &old, "history", b"stale")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CoordinationError::NotOwner { ref task, epoch: 1, .. } if task == "orders"),
+        "{err}"
+    );
+    assert_eq!(
+        m.load_task_data("orders", "history").await.unwrap(),
+        Some(b"v1".to_vec())
+    );
+    b.save_task_data("orders", &new, "history", b"v2")
+        .await
+        .unwrap();
+    assert_eq!(
+        m.load_task_data("orders", "history").await.unwrap(),
+        Some(b"v2".to_vec())
+    );
+
+    // A bad name is refused before anything is looked at.
+    let err = b
+        .save_task_data("orders", &new, "../checkpoint", b"x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CoordinationError::InvalidName { .. }),
+        "{err}"
+    );
+
+    // Removing the task removes its data; publishing it again starts without.
+    m.remove_task("orders").await.unwrap();
+    assert_eq!(m.load_task_data("orders", "history").await.unwrap(), None);
+    m.publish_task("orders", &published(2)).await.unwrap();
+    assert_eq!(m.load_task_data("orders", "history").await.unwrap(), None);
+}

@@ -6,9 +6,13 @@
 //! in `docs/cluster.md`) and an in-process one for standalone mode (`in_process.rs`).
 //!
 //! Fencing: a node owns a task through an [`Ownership`] carrying an epoch. Every write a node
-//! makes for a task (checkpoint, status) is conditional on that ownership still holding; once it
-//! is lost (session expired, task handed over), the write fails with
+//! makes for a task (checkpoint, status, task data) is conditional on that ownership still
+//! holding; once it is lost (session expired, task handed over), the write fails with
 //! [`CoordinationError::NotOwner`] and the node must stop the task without writing anything.
+//!
+//! Task data: besides its checkpoint a task may keep named records (its schema history, ...)
+//! in the coordinator, written fenced like the checkpoint ([`Coordinator::save_task_data`]) and
+//! removed with the task. Names are checked by [`check_data_name`].
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +24,7 @@ mod rules;
 mod zookeeper;
 
 pub use in_process::InProcessCoordinator;
+pub use rules::check_data_name;
 use rules::{check_revision, next_request_id, node_taken, owned_conflict};
 pub use zookeeper::{ZooKeeperConfig, ZooKeeperCoordinator};
 
@@ -194,6 +199,22 @@ pub enum CoordinationError {
     /// written; retrying the same call cannot help.
     #[error("{what}: {detail}")]
     Conflict { what: String, detail: String },
+    /// A record too big for the coordinator to store (a task data record over ZooKeeper's
+    /// znode limit even compressed). Nothing was written.
+    #[error(
+        "{what}: {size} bytes ({stored} stored) is more than the coordinator stores in one \
+         record ({limit} bytes){hint}"
+    )]
+    TooLarge {
+        what: String,
+        /// The record's size as given.
+        size: usize,
+        /// Its size as it would be stored (compressed).
+        stored: usize,
+        limit: usize,
+        /// What the operator can do, starting with `: ` (or empty).
+        hint: String,
+    },
     /// A name that cannot be stored (a task name or node id with `/`, an empty name, a bad
     /// ZooKeeper root).
     #[error("{what} `{name}` is invalid: {detail}")]
@@ -298,6 +319,26 @@ pub trait Coordinator: Send + Sync {
         owner: &Ownership,
         id: u64,
     ) -> Result<(), CoordinationError>;
+    /// Replaces the task's data record `name` (a per-task record kept beside the checkpoint,
+    /// e.g. `schema-history`) with `bytes`, only if `owner` still owns the task: fenced exactly
+    /// like [`Coordinator::save_checkpoint`] ([`CoordinationError::NotOwner`] and nothing
+    /// written otherwise). `name` must pass [`check_data_name`]. A record the coordinator
+    /// cannot hold is refused with [`CoordinationError::TooLarge`]. Writing data is not a task
+    /// change (no notice). The records go with the task when it is removed.
+    async fn save_task_data(
+        &self,
+        task: &str,
+        owner: &Ownership,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), CoordinationError>;
+    /// The task's data record `name` as last saved; `None` if it never was (or the task does
+    /// not exist). Anyone may read it.
+    async fn load_task_data(
+        &self,
+        task: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, CoordinationError>;
     /// Writes a status report, only if `owner` still owns the task.
     async fn report_status(
         &self,

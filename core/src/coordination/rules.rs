@@ -46,6 +46,40 @@ pub(crate) fn node_taken(id: &str) -> CoordinationError {
     }
 }
 
+/// The longest task data name.
+const MAX_DATA_NAME: usize = 64;
+
+/// Checks the name of a task data record ([`super::Coordinator::save_task_data`]): 1 to 64
+/// lowercase ASCII letters, digits and `-`, starting with a letter, so that it is a plain
+/// znode name and a plain file name (`NAME.json`) everywhere a store keeps it; not
+/// `checkpoint`.
+pub fn check_data_name(name: &str) -> Result<(), CoordinationError> {
+    let refuse = |detail: &str| {
+        Err(CoordinationError::InvalidName {
+            what: "task data name".into(),
+            name: name.to_string(),
+            detail: detail.to_string(),
+        })
+    };
+    if name.is_empty() || name.len() > MAX_DATA_NAME {
+        return refuse("must have 1 to 64 characters");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return refuse("must start with a lowercase letter");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return refuse("may only hold lowercase letters, digits and `-`");
+    }
+    // The file store keeps a record as `NAME.json` beside `checkpoint.json`.
+    if name == "checkpoint" {
+        return refuse("is the checkpoint's own name");
+    }
+    Ok(())
+}
+
 /// The id of a new snapshot request: above the last request and the last one taken, so a
 /// pending request is always one the owner has not taken.
 pub(crate) fn next_request_id(last: Option<&SnapshotRequest>, taken: Option<u64>) -> u64 {
@@ -61,6 +95,30 @@ mod tests {
             revision,
             config: serde_json::json!({ "name": config }),
         }
+    }
+
+    #[test]
+    fn data_names_are_plain_lowercase_words() {
+        for ok in ["schema-history", "coverage", "a1"] {
+            assert!(check_data_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "checkpoint",
+            "Schema",
+            "a/b",
+            "../x",
+            "-x",
+            "1x",
+            "a.json",
+            &"x".repeat(65),
+        ] {
+            assert!(check_data_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_data_name("a/b").unwrap_err().to_string(),
+            "task data name `a/b` is invalid: may only hold lowercase letters, digits and `-`"
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! the owner znode still exists. Only a new claim changes the version and only a claim creates
 //! the owner, so both checks holding means no other claim happened and the owner's session is
 //! alive; a node whose session expired (its owner znode deleted with it) or whose task went to
-//! another node can therefore never write.
+//! another node can therefore never write. Task data records (`tasks/{task}/data-{name}`, the
+//! schema history) are written by the same fenced transaction, compressed, and refused with
+//! [`CoordinationError::TooLarge`] when they would not fit in a znode.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -339,6 +341,24 @@ impl Coordinator for ZooKeeperCoordinator {
         id: u64,
     ) -> Result<(), CoordinationError> {
         self.write_snapshot_taken(task, owner, id).await
+    }
+
+    async fn save_task_data(
+        &self,
+        task: &str,
+        owner: &Ownership,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), CoordinationError> {
+        self.write_task_data(task, owner, name, bytes).await
+    }
+
+    async fn load_task_data(
+        &self,
+        task: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, CoordinationError> {
+        self.read_task_data(task, name).await
     }
 
     async fn report_status(

@@ -3,6 +3,10 @@
 //! it, or this node's session ended), so a stale node can never move a checkpoint. The position
 //! and a snapshot's progress are one record, written together, so the node that takes a task
 //! over continues the snapshot at the last chunk the sinks confirmed.
+//!
+//! The task's data records (its schema history, ...) are kept by the coordinator too, written
+//! with the same fence, so the node that takes a task over finds them. With a manager in the
+//! same process (standalone), they stay files beside the checkpoint file, as without one.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +15,8 @@ use sluice_core::coordination::{CoordinationError, Coordinator, Ownership};
 
 use crate::runner::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, Checkpoints};
 
-/// One task's checkpoint in the coordinator, written as `owner`.
+/// One task's checkpoint and data records in the coordinator, written as `owner`.
+#[derive(Clone)]
 pub struct CoordinatorCheckpoints {
     coordinator: Arc<dyn Coordinator>,
     task: String,
@@ -43,6 +48,21 @@ impl CoordinatorCheckpoints {
             },
         }
     }
+
+    /// [`Self::error`] for data record `name`, saying which record it was.
+    fn data_error(&self, name: &str, what: &str, e: CoordinationError) -> CheckpointError {
+        match self.error(e) {
+            CheckpointError::Fenced { task, detail } => CheckpointError::Fenced {
+                task,
+                detail: format!("{what} data record `{name}`: {detail}"),
+            },
+            CheckpointError::Coordinator { task, detail } => CheckpointError::Coordinator {
+                task,
+                detail: format!("{what} data record `{name}`: {detail}"),
+            },
+            other => other,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -71,12 +91,39 @@ impl Checkpoints for CoordinatorCheckpoints {
             .await
             .map_err(|e| self.error(e))
     }
+
+    async fn load_data(&self, name: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        self.coordinator
+            .load_task_data(&self.task, name)
+            .await
+            .map_err(|e| self.data_error(name, "reading", e))
+    }
+
+    async fn save_data(&self, name: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
+        self.coordinator
+            .save_task_data(&self.task, &self.owner, name, bytes)
+            .await
+            .map_err(|e| self.data_error(name, "saving", e))
+    }
+
+    fn data_location(&self, name: &str) -> String {
+        format!(
+            "the coordinator's data record `{name}` of task `{}`",
+            self.task
+        )
+    }
+
+    fn shared(&self) -> Arc<dyn Checkpoints> {
+        Arc::new(self.clone())
+    }
 }
 
 /// Standalone with a manager: checkpoints in the in-process coordinator (fenced by ownership,
 /// replaced by "restart from a position") and, after each accepted write, in the task's
 /// checkpoint file, so they outlive the process. At start the files seed the coordinator
-/// (`seed_from_files`).
+/// (`seed_from_files`). Data records stay files beside the checkpoint file (one process, one
+/// node: they are this task's alone), where a standalone task without a manager keeps them.
+#[derive(Clone)]
 pub struct FileMirroredCheckpoints {
     coordinated: CoordinatorCheckpoints,
     file: CheckpointStore,
@@ -102,9 +149,20 @@ impl Checkpoints for FileMirroredCheckpoints {
         self.file.save(checkpoint)
     }
 
-    /// Beside the checkpoint file: one process, one node, so the file is this task's alone.
-    fn schema_history_file(&self) -> Option<crate::schema_history::HistoryFile> {
-        self.file.schema_history_file()
+    async fn load_data(&self, name: &str) -> Result<Option<Vec<u8>>, CheckpointError> {
+        self.file.load_data(name)
+    }
+
+    async fn save_data(&self, name: &str, bytes: &[u8]) -> Result<(), CheckpointError> {
+        self.file.save_data(name, bytes)
+    }
+
+    fn data_location(&self, name: &str) -> String {
+        self.file.data_location(name)
+    }
+
+    fn shared(&self) -> Arc<dyn Checkpoints> {
+        Arc::new(self.clone())
     }
 }
 

@@ -286,15 +286,14 @@ async fn run_once(
             task: name.clone(),
             source,
         })?;
-    if let Some(file) = store.schema_history_file() {
-        source
-            .track_schema(file)
-            .await
-            .map_err(|source| TaskError::Source {
-                task: name.clone(),
-                source,
-            })?;
-    }
+    // Beside the checkpoint, in whichever store keeps it (a file, or the coordinator).
+    source
+        .track_schema(crate::schema_history::HistoryStore::new(store.shared()))
+        .await
+        .map_err(|source| TaskError::Source {
+            task: name.clone(),
+            source,
+        })?;
     if let Some(lost) = &purged {
         purged_resume::report(observer, lost, &source.resume_position().to_string());
     }

@@ -9,7 +9,8 @@
 //! - [`schema`] is the schema at one position and applies those changes;
 //! - [`history`] keeps the versions, keyed by binlog position;
 //! - [`capture`] reads the schema a history starts from, from information_schema;
-//! - [`file`] keeps a task's history on disk next to its checkpoint.
+//! - [`store`] keeps a task's history beside its checkpoint, in whichever store keeps that
+//!   (a file in standalone mode, the coordinator in cluster mode).
 //!
 //! The live source (`crate::source::connection`) drives it: it opens the history at the
 //! start position, applies each DDL it passes, and asks it for a table's definition.
@@ -17,12 +18,12 @@
 mod alter_parts;
 pub mod capture;
 pub mod ddl;
-pub mod file;
 pub mod history;
 pub mod schema;
+pub mod store;
 
-pub use file::HistoryFile;
 pub use history::SchemaHistory;
+pub use store::HistoryStore;
 
 /// Why the schema history cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -39,17 +40,16 @@ pub enum HistoryError {
         statement: String,
         detail: String,
     },
-    #[error("schema history {path}: {what}: {source}")]
-    Io {
-        path: String,
-        what: &'static str,
-        source: std::io::Error,
-    },
+    /// The store beside the checkpoint could not read or save it (the error names the file
+    /// or the task; a fenced save means the task is not this node's any more).
+    #[error("schema history: {0}")]
+    Store(#[from] crate::runner::checkpoint::CheckpointError),
+    /// `at` names where it is kept.
     #[error(
-        "schema history {path} is corrupt ({source}): move it away to capture the schema afresh"
+        "schema history {at} is corrupt ({source}): move it away to capture the schema afresh"
     )]
     Corrupt {
-        path: String,
+        at: String,
         source: serde_json::Error,
     },
 }

@@ -23,7 +23,7 @@ use super::preconditions::{self, CheckError, Flavor, ServerInfo};
 use super::schema;
 use super::schema_tracking::SchemaTracking;
 use crate::error::SourceError;
-use crate::schema_history::HistoryFile;
+use crate::schema_history::HistoryStore;
 
 /// Where a stream starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,17 +146,17 @@ impl BinlogSource {
         })
     }
 
-    /// Decodes tables with the schema history kept in `file` (from the start position on)
+    /// Decodes tables with the schema history kept in `store` (from the start position on)
     /// instead of their current definitions, and keeps it up to date with the DDL passed.
     /// Without effect when the server writes column names into the binlog itself.
-    pub async fn track_schema(&mut self, file: HistoryFile) -> Result<(), SourceError> {
+    pub async fn track_schema(&mut self, store: HistoryStore) -> Result<(), SourceError> {
         if self.info.full_row_metadata {
             return Ok(());
         }
         let name = self.settings.name.clone();
         let resume = self.resume.clone();
         let conn = self.schema_conn().await?;
-        let tracking = SchemaTracking::open(&name, file, conn, &resume).await;
+        let tracking = SchemaTracking::open(&name, store, conn, &resume).await;
         if tracking.is_err() {
             self.schema_conn = None;
         }
@@ -349,7 +349,7 @@ impl BinlogSource {
         }
         if let Some(schema) = self.schema.as_mut() {
             for ev in &self.scratch {
-                schema.apply(ev)?;
+                schema.apply(ev).await?;
             }
         }
         for ev in self.scratch.drain(..) {

@@ -8,23 +8,23 @@ use sluice_core::{BinlogPosition, Event, EventKind};
 
 use crate::error::SourceError;
 use crate::schema_history::capture::capture;
-use crate::schema_history::{HistoryError, HistoryFile, SchemaHistory};
+use crate::schema_history::{HistoryError, HistoryStore, SchemaHistory};
 use crate::source::schema::TableDefinition;
 
-/// A task's schema history and the file it is kept in.
+/// A task's schema history and the store it is kept in (beside the task's checkpoint).
 pub struct SchemaTracking {
     history: SchemaHistory,
-    file: HistoryFile,
+    store: HistoryStore,
     source_name: String,
 }
 
 impl SchemaTracking {
-    /// The history saved in `file`, at `start`; or, on a first run (no file, or one that
+    /// The history saved in `store`, at `start`; or, on a first run (none saved, or one that
     /// starts after `start`), the schema read from information_schema now, saved at once so
-    /// that a later restart from an earlier checkpoint finds it.
+    /// that a later restart from an earlier checkpoint (on this node or another) finds it.
     pub async fn open(
         source_name: &str,
-        file: HistoryFile,
+        store: HistoryStore,
         conn: &mut mysql_async::Conn,
         start: &BinlogPosition,
     ) -> Result<Self, SourceError> {
@@ -34,7 +34,7 @@ impl SchemaTracking {
         };
         // A GTID start has no file position yet: the saved history is taken as it is.
         let known_start = !start.file.is_empty();
-        let saved = file.load().map_err(fail)?;
+        let saved = store.load().await.map_err(fail)?;
         let history = match saved {
             Some(mut history) if !known_start || history.start <= *start => {
                 if known_start {
@@ -42,7 +42,7 @@ impl SchemaTracking {
                 } else {
                     history.restore().map_err(fail)?;
                 }
-                tracing::info!(source = %source_name, start = %start, versions = history.changes.len(), file = %file.path().display(), "Decoding with the schema history saved for the start position.");
+                tracing::info!(source = %source_name, start = %start, versions = history.changes.len(), kept_in = %store.location(), "Decoding with the schema history saved for the start position.");
                 history
             }
             saved => {
@@ -56,14 +56,14 @@ impl SchemaTracking {
                     detail: e.to_string(),
                 })?;
                 let history = SchemaHistory::new(start.clone(), schema);
-                file.save(&history).map_err(fail)?;
-                tracing::info!(source = %source_name, start = %start, tables = history.current().databases.values().map(|d| d.tables.len()).sum::<usize>(), file = %file.path().display(), "Started the schema history from information_schema.");
+                store.save(&history).await.map_err(fail)?;
+                tracing::info!(source = %source_name, start = %start, tables = history.current().databases.values().map(|d| d.tables.len()).sum::<usize>(), kept_in = %store.location(), "Started the schema history from information_schema.");
                 history
             }
         };
         Ok(SchemaTracking {
             history,
-            file,
+            store,
             source_name: source_name.to_string(),
         })
     }
@@ -75,7 +75,9 @@ impl SchemaTracking {
 
     /// Applies the DDL `event` stands for (other events pass) and saves the history if it
     /// changed, before the event goes on, so no checkpoint past the DDL precedes its record.
-    pub fn apply(&mut self, event: &Event) -> Result<(), SourceError> {
+    /// A save that fails (in cluster mode: refused because the task is not this node's any
+    /// more) is a definite error: the task stops, as on a fenced checkpoint.
+    pub async fn apply(&mut self, event: &Event) -> Result<(), SourceError> {
         let EventKind::Ddl {
             database,
             sql,
@@ -95,8 +97,9 @@ impl SchemaTracking {
                     detail: e.to_string(),
                 })?;
         if changed {
-            self.file
+            self.store
                 .save(&self.history)
+                .await
                 .map_err(|e| SourceError::Open {
                     path: format!("source {}", self.source_name),
                     detail: e.to_string(),

@@ -1,13 +1,13 @@
 //! Ownership through ZooKeeper: the claim, the release and the fenced writes (checkpoint,
-//! status). Each is one multi-op transaction; the argument that they fence a stale owner is in
-//! `zookeeper.rs` and `docs/cluster.md`.
+//! status, task data). Each is one multi-op transaction; the argument that they fence a stale
+//! owner is in `zookeeper.rs` and `docs/cluster.md`.
 //!
 //! The epoch of an ownership is the version of the task's epoch znode after the claim. That
 //! znode is never deleted (not even with the task), and only a claim changes it.
 
 use zookeeper_client as zk;
 
-use super::data::{decode, encode, encode_epoch};
+use super::data::{decode, encode, encode_epoch, pack_data, unpack_data};
 use super::errors::zk_error;
 use super::layout::TaskPaths;
 use super::txn::{OpFailed, Txn};
@@ -17,6 +17,11 @@ use crate::coordination::{
 };
 use crate::snapshot_progress::SnapshotProgress;
 use crate::BinlogPosition;
+
+/// The largest task data znode written (compressed, format byte included). ZooKeeper refuses a
+/// request over `jute.maxbuffer` (1 MiB - 1 by default); the rest is left for the fencing
+/// checks and the paths of the same transaction.
+pub(super) const MAX_DATA_BYTES: usize = 1_000_000;
 
 /// How often a claim retries after losing a race (another claim, the epoch znode appearing).
 const CLAIM_RETRIES: usize = 10;
@@ -201,6 +206,45 @@ impl ZooKeeperCoordinator {
         let bytes = encode(&paths.status, status)?;
         self.fenced_write(task, &paths, owner, &paths.status, &bytes)
             .await
+    }
+
+    /// Writes task data record `name`, compressed, fenced like the checkpoint; a record that
+    /// does not fit in a znode even compressed is refused before anything is sent.
+    pub(super) async fn write_task_data(
+        &self,
+        task: &str,
+        owner: &Ownership,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), CoordinationError> {
+        let paths = self.layout.task(task)?;
+        let path = paths.data(name)?;
+        let packed = pack_data(&path, bytes)?;
+        if packed.len() > MAX_DATA_BYTES {
+            return Err(CoordinationError::TooLarge {
+                what: format!("task {task}: data record `{name}` at {path}"),
+                size: bytes.len(),
+                stored: packed.len(),
+                limit: MAX_DATA_BYTES,
+                hint: ": ZooKeeper refuses a znode over its `jute.maxbuffer` (1 MiB by default)"
+                    .into(),
+            });
+        }
+        self.fenced_write(task, &paths, owner, &path, &packed).await
+    }
+
+    /// Task data record `name`, if it was written.
+    pub(super) async fn read_task_data(
+        &self,
+        task: &str,
+        name: &str,
+    ) -> Result<Option<Vec<u8>>, CoordinationError> {
+        let path = self.layout.task(task)?.data(name)?;
+        match self.call("get", &path, self.client.get_data(&path)).await? {
+            Ok((stored, _)) => unpack_data(&path, &stored).map(Some),
+            Err(zk::Error::NoNode) => Ok(None),
+            Err(e) => Err(zk_error("get", &path, &e)),
+        }
     }
 
     /// Writes `bytes` at `path` in a transaction that first checks the epoch znode still has

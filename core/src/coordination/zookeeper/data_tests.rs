@@ -147,3 +147,24 @@ fn corrupt_records_name_their_path() {
         "{text}"
     );
 }
+
+#[test]
+fn task_data_is_stored_compressed_behind_a_format_byte() {
+    let record = br#"{"tables":["a","a","a","a","a","a","a","a","a","a","a","a"]}"#.repeat(100);
+    let stored = pack_data("/p", &record).unwrap();
+    assert_eq!(stored[0], 1);
+    assert!(stored.len() * 10 < record.len(), "{} bytes", stored.len());
+    assert_eq!(unpack_data("/p", &stored).unwrap(), record);
+    assert_eq!(
+        unpack_data("/p", &pack_data("/p", b"").unwrap()).unwrap(),
+        b""
+    );
+    for bad in [&b""[..], b"\x02abc", b"\x01not zlib"] {
+        let err = unpack_data("/sluice/tasks/t/data-x", bad).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("coordinator data at /sluice/tasks/t/data-x is corrupt"),
+            "{err}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Where everything lives under the root (default `/sluice`); `docs/cluster.md` describes the
 //! tree. Names become znode names, so they are checked: no `/`, not empty, not `.` or `..`.
 
-use crate::coordination::CoordinationError;
+use crate::coordination::{check_data_name, CoordinationError};
 
 /// The paths of one Sluice cluster's tree.
 #[derive(Debug, Clone)]
@@ -70,6 +70,19 @@ impl Layout {
     }
 }
 
+impl TaskPaths {
+    /// `tasks/{task}/data-{name}`: one task data record, a child of the task's folder like the
+    /// checkpoint (so it goes with the task), its name prefixed so that it never meets the
+    /// other parts.
+    pub(super) fn data(&self, name: &str) -> Result<String, CoordinationError> {
+        check_data_name(name)?;
+        Ok(format!("{}/{DATA_PREFIX}{name}", self.dir))
+    }
+}
+
+/// The prefix of the task data znodes in a task's folder.
+const DATA_PREFIX: &str = "data-";
+
 /// The znodes of one task.
 #[derive(Debug, Clone)]
 pub(super) struct TaskPaths {
@@ -91,14 +104,18 @@ pub(super) struct TaskPaths {
 
 /// Whether a change notice at `path` (from the recursive watch on `tasks`, the folder) is one
 /// nodes must look at: checkpoints and status reports are written every few seconds and are
-/// not.
+/// not, nor are the task data records the owner writes.
 pub(super) fn is_task_change(tasks: &str, path: &str) -> bool {
     let part = path
         .strip_prefix(tasks)
         .and_then(|rest| rest.strip_prefix('/'))
         .and_then(|rest| rest.split_once('/'))
         .map(|(_task, part)| part);
-    !matches!(part, Some("checkpoint" | "status" | "snapshot_taken"))
+    match part {
+        Some("checkpoint" | "status" | "snapshot_taken") => false,
+        Some(part) => !part.starts_with(DATA_PREFIX),
+        None => true,
+    }
 }
 
 fn check_name(name: &str) -> Result<(), &'static str> {
@@ -141,6 +158,11 @@ mod tests {
         assert_eq!(t.snapshot_request, "/sluice/tasks/orders/snapshot_request");
         assert_eq!(t.snapshot_taken, "/sluice/tasks/orders/snapshot_taken");
         assert_eq!(t.epoch, "/sluice/epochs/orders");
+        assert_eq!(
+            t.data("schema-history").unwrap(),
+            "/sluice/tasks/orders/data-schema-history"
+        );
+        assert!(t.data("a/b").is_err());
         assert_eq!(layout.tasks(), "/sluice/tasks");
         assert_eq!(layout.nodes(), "/sluice/nodes");
         assert_eq!(layout.epochs(), "/sluice/epochs");
@@ -172,6 +194,10 @@ mod tests {
         assert!(!is_task_change(tasks, "/sluice/tasks/t/status"));
         assert!(!is_task_change(tasks, "/sluice/tasks/t/snapshot_taken"));
         assert!(is_task_change(tasks, "/sluice/tasks/t/snapshot_request"));
+        assert!(!is_task_change(
+            tasks,
+            "/sluice/tasks/t/data-schema-history"
+        ));
         // Tasks may be named like the parts.
         assert!(is_task_change(tasks, "/sluice/tasks/checkpoint"));
         assert!(is_task_change(tasks, "/sluice/tasks/status/desired"));
