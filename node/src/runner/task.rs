@@ -352,7 +352,13 @@ async fn run_once(
                     }
                 }
                 if let Some(running) = snapshot.as_mut() {
-                    running.merge(&mut batch);
+                    running
+                        .merge(&mut batch)
+                        .await
+                        .map_err(|source| TaskError::Snapshot {
+                            task: reader_name.clone(),
+                            source,
+                        })?;
                     reader_observer.snapshot(running.status());
                     if running.is_done() {
                         // Every chunk is in the stream: its connections can go.

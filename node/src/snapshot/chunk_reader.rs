@@ -51,11 +51,15 @@ impl ChunkReader {
         limit: u32,
     ) -> Result<Chunk, SnapshotError> {
         let (sql, params) = chunk_query(table, after, limit);
-        let rows: Vec<mysql_async::Row> = self.conn.exec(sql, params).await.map_err(query(
-            format!("reading a chunk of `{}`.`{}`", table.database, table.table),
-        ))?;
-        let mut images = Vec::with_capacity(rows.len());
-        for row in rows {
+        let what = || format!("reading a chunk of `{}`.`{}`", table.database, table.table);
+        let mut result = self
+            .conn
+            .exec_iter(sql, params)
+            .await
+            .map_err(query(what()))?;
+        let mut images = Vec::with_capacity(limit.min(65_536) as usize);
+        // Converted as they arrive, so the server keeps sending while a row is converted.
+        while let Some(row) = result.next().await.map_err(query(what()))? {
             let mut image = Vec::with_capacity(table.columns.len());
             for (column, value) in table.columns.iter().zip(row.unwrap()) {
                 let value = convert(column, value).map_err(|detail| SnapshotError::Value {
@@ -68,6 +72,7 @@ impl ChunkReader {
             }
             images.push(RowImage(image));
         }
+        drop(result);
         let last_key = match images.last() {
             Some(last) => Some(row_key(table, last)?),
             None => None,

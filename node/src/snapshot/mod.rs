@@ -4,7 +4,8 @@
 //! Tables are read in key-ordered chunks (`chunk_reader`), each bounded by a low and a high
 //! watermark written to a signal table (`watermark`); in the stream, keys changed between a
 //! chunk's marks are dropped from it and the rest are emitted at the high mark (`window`, which
-//! argues why that is correct). Progress (table, last key) rides in the checkpoint
+//! argues why that is correct). A `producer` task reads chunks ahead while earlier ones wait
+//! for their marks in the stream. Progress (table, last key) rides in the checkpoint
 //! (`progress`), so a restart continues at the last delivered chunk. `snapshotter` ties these
 //! together; `discovery` finds the tables and their keys, `values` converts what a chunk reads
 //! to the values the binlog decoder produces.
@@ -12,6 +13,7 @@
 pub mod chunk_reader;
 pub mod discovery;
 pub mod error;
+pub mod producer;
 pub mod progress;
 pub mod snapshotter;
 pub mod values;

@@ -1,13 +1,13 @@
-//! Drives one task's snapshot beside its binlog stream: before each read of the stream, when
-//! no chunk is in flight, it writes a low mark, reads the next chunk, writes a high mark and
-//! hands the chunk to the [`Window`]; after each read it merges the events through the window
-//! and records in the [`ProgressLedger`] where each delivered chunk ended.
+//! Drives one task's snapshot beside its binlog stream: a [`ChunkProducer`] task reads the
+//! chunks between their marks, ahead of the stream; after each read of the stream the events
+//! are merged through the [`Window`], and the [`ProgressLedger`] records where each delivered
+//! chunk ended.
 //!
 //! A snapshot reads either the tables the task's config selects (the initial snapshot) or the
 //! tables an on-demand request names ([`SnapshotScope`]); the scope rides in every progress
 //! record, so a resumed snapshot reads the same tables.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mysql_async::Opts;
@@ -15,13 +15,19 @@ use sluice_core::config::{FiltersConfig, TaskConfig};
 use sluice_core::coordination::SnapshotStatusReport;
 use sluice_core::filter::EventFilter;
 use sluice_core::Event;
+use tracing::Instrument;
 
 use super::chunk_reader::ChunkReader;
 use super::discovery::{discover, SnapshotTable};
 use super::error::SnapshotError;
+use super::producer::{resume_point, ChunkProducer, ProducerState};
 use super::progress::{ProgressLedger, SnapshotProgress};
 use super::watermark::WatermarkWriter;
-use super::window::{PendingChunk, Window};
+use super::window::Window;
+
+/// How many chunks the producer reads ahead of the one the stream delivers: one waiting for
+/// its high mark in the binlog while the next is read is enough to keep both sides busy.
+const CHUNKS_AHEAD: usize = 2;
 
 /// Which tables a snapshot reads, and for whom.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -47,24 +53,18 @@ impl SnapshotScope {
 pub struct Snapshotter {
     scope: SnapshotScope,
     tables: Vec<Arc<SnapshotTable>>,
-    /// Where the next chunk starts; `None` once every table is read.
-    next: Option<SnapshotProgress>,
-    reader: ChunkReader,
-    marks: WatermarkWriter,
+    /// Where the snapshot started (`None`: nothing to read).
+    first: Option<SnapshotProgress>,
     window: Window,
     ledger: Arc<ProgressLedger>,
-    chunk_rows: u32,
-    /// Makes this run's marks unique, so marks of a crashed run replayed from the binlog are
-    /// never taken for this run's.
-    run: String,
-    chunks: u64,
-    /// Rows this run read, for the status.
-    rows: u64,
+    producer: Option<tokio::task::JoinHandle<Result<(), SnapshotError>>>,
+    state: Arc<Mutex<ProducerState>>,
 }
 
 impl Snapshotter {
-    /// Finds the tables and opens the snapshot's connections. `from`: where to continue (a
-    /// checkpoint's progress, whose scope wins), or `None` to start `scope`'s first table.
+    /// Finds the tables, opens the snapshot's connections and starts reading. `from`: where
+    /// to continue (a checkpoint's progress, whose scope wins), or `None` to start `scope`'s
+    /// first table.
     pub async fn open(
         task: &TaskConfig,
         url: &str,
@@ -121,41 +121,62 @@ impl Snapshotter {
                 .map(Arc::new)
                 .collect();
         drop(conn);
-        let next = match from {
+        let first = match from {
             Some(p) => resume_point(&tables, p, &scope),
             None => tables.first().map(|t| start_of(t, &scope)),
         };
         tracing::info!(
             tables = tables.len(),
-            from = ?next.as_ref().map(|p| format!("{}.{}", p.database, p.table)),
+            from = ?first.as_ref().map(|p| format!("{}.{}", p.database, p.table)),
             "Snapshotting the tables while streaming the binlog."
         );
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        let state = Arc::new(Mutex::new(ProducerState {
+            next: first.clone(),
+            rows: 0,
+        }));
+        let (announce, announced) = tokio::sync::mpsc::unbounded_channel();
+        let producer = ChunkProducer {
+            tables: tables.clone(),
+            next: first.clone(),
+            scope: scope.clone(),
+            reader,
+            marks,
+            chunk_rows: config.chunk_rows,
+            run: format!("{nanos:x}"),
+            state: state.clone(),
+        };
+        let producer = tokio::spawn(
+            producer
+                .run(announce, CHUNKS_AHEAD)
+                .instrument(tracing::Span::current()),
+        );
         Ok(Snapshotter {
             scope,
             tables,
-            next,
-            reader,
-            marks,
-            window: Window::new(signal_db, signal_table),
+            first,
+            window: Window::new(signal_db, signal_table, announced),
             ledger,
-            chunk_rows: config.chunk_rows,
-            run: format!("{nanos:x}"),
-            chunks: 0,
-            rows: 0,
+            producer: Some(producer),
+            state,
         })
     }
 
+    fn state(&self) -> ProducerState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Whether every table is read and the last chunk was merged into the stream.
-    pub fn is_done(&self) -> bool {
-        self.next.is_none() && self.window.is_idle()
+    pub fn is_done(&mut self) -> bool {
+        self.producer.is_none() && self.window.is_idle()
     }
 
     /// What the status shows of this snapshot while it runs.
     pub fn status(&self) -> Option<SnapshotStatusReport> {
-        let at = self.next.as_ref()?;
+        let state = self.state();
+        let at = state.next.as_ref()?;
         let done = self
             .tables
             .iter()
@@ -168,77 +189,66 @@ impl Snapshotter {
             table: format!("{}.{}", at.database, at.table),
             tables_done: done,
             tables_total: self.tables.len(),
-            rows: self.rows,
+            rows: state.rows,
         })
     }
 
-    /// Where the next chunk starts; `None` once every table is read.
+    /// Where the snapshot starts; `None` when there is nothing to read.
     pub fn next_chunk(&self) -> Option<&SnapshotProgress> {
-        self.next.as_ref()
+        self.first.as_ref()
     }
 
-    /// Reads the next chunk between two marks, unless one is in flight or all are read.
+    /// Reports the producer's failure, if it failed; notes when it read everything.
     pub async fn step(&mut self) -> Result<(), SnapshotError> {
-        if !self.window.is_idle() {
-            return Ok(());
-        }
-        let Some(at) = self.next.take() else {
-            return Ok(());
-        };
-        let Some(index) = self
-            .tables
-            .iter()
-            .position(|t| t.database == at.database && t.table == at.table)
-        else {
-            self.next = resume_point(&self.tables, at, &self.scope);
-            return Ok(());
-        };
-        let table = self.tables[index].clone();
-        self.chunks += 1;
-        let low = format!("{}:{}:low", self.run, self.chunks);
-        let high = format!("{}:{}:high", self.run, self.chunks);
-        self.marks.write(&low).await?;
-        let chunk = self
-            .reader
-            .read(&table, at.after.as_deref(), self.chunk_rows)
-            .await?;
-        self.marks.write(&high).await?;
-        self.rows += chunk.rows.len() as u64;
-        let full = chunk.rows.len() >= self.chunk_rows as usize;
-        let next = match (full, chunk.last_key) {
-            (true, Some(key)) => Some(SnapshotProgress {
-                after: Some(key),
-                ..at
-            }),
-            _ => {
-                tracing::info!(table = %format!("`{}`.`{}`", table.database, table.table),
-                    "Snapshot read the whole table.");
-                self.tables.get(index + 1).map(|t| start_of(t, &self.scope))
+        if self.producer.as_ref().is_some_and(|p| p.is_finished()) {
+            if let Some(producer) = self.producer.take() {
+                producer.await.map_err(|e| SnapshotError::Query {
+                    what: "reading chunks".into(),
+                    detail: format!("the chunk reader stopped: {e}"),
+                })??;
             }
-        };
-        self.next = next.clone();
-        self.window.expect(PendingChunk {
-            low,
-            high,
-            table,
-            rows: chunk.rows,
-            next,
-        });
+        }
         Ok(())
     }
 
-    /// Merges the chunk in flight into `events` and records where a delivered chunk ended.
-    pub fn merge(&mut self, events: &mut Vec<Event>) {
-        if let Some((at, next)) = self.window.merge(events) {
+    /// Merges the chunks in flight into `events` and records where each delivered chunk
+    /// ended.
+    pub async fn merge(&mut self, events: &mut Vec<Event>) -> Result<(), SnapshotError> {
+        let delivered = match self.window.merge(events).await {
+            Ok(delivered) => delivered,
+            Err(_gone) => {
+                // The producer dropped a chunk's rows: it failed; its error says why.
+                if let Some(producer) = self.producer.take() {
+                    producer.await.map_err(|e| SnapshotError::Query {
+                        what: "reading chunks".into(),
+                        detail: format!("the chunk reader stopped: {e}"),
+                    })??;
+                }
+                return Err(SnapshotError::Query {
+                    what: "reading chunks".into(),
+                    detail: "the chunk reader stopped before a chunk's rows were read".into(),
+                });
+            }
+        };
+        for (at, next) in delivered {
             if next.is_none() {
                 tracing::info!("Snapshot complete: every table was read.");
             }
             self.ledger.record(at, next);
         }
+        Ok(())
     }
 }
 
-fn start_of(table: &SnapshotTable, scope: &SnapshotScope) -> SnapshotProgress {
+impl Drop for Snapshotter {
+    fn drop(&mut self) {
+        if let Some(producer) = &self.producer {
+            producer.abort();
+        }
+    }
+}
+
+pub(crate) fn start_of(table: &SnapshotTable, scope: &SnapshotScope) -> SnapshotProgress {
     SnapshotProgress {
         database: table.database.clone(),
         table: table.table.clone(),
@@ -246,24 +256,4 @@ fn start_of(table: &SnapshotTable, scope: &SnapshotScope) -> SnapshotProgress {
         request: scope.request,
         tables: scope.tables.clone(),
     }
-}
-
-/// Where `progress` continues among `tables` (sorted): its table, or the first after it when
-/// that table is gone.
-fn resume_point(
-    tables: &[Arc<SnapshotTable>],
-    progress: SnapshotProgress,
-    scope: &SnapshotScope,
-) -> Option<SnapshotProgress> {
-    let name = (progress.database.as_str(), progress.table.as_str());
-    if tables
-        .iter()
-        .any(|t| (t.database.as_str(), t.table.as_str()) == name)
-    {
-        return Some(progress);
-    }
-    tables
-        .iter()
-        .find(|t| (t.database.as_str(), t.table.as_str()) > name)
-        .map(|t| start_of(t, scope))
 }

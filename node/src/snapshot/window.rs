@@ -16,70 +16,88 @@
 //!
 //! [`ProgressLedger`]: super::progress::ProgressLedger
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use sluice_core::{BinlogPosition, Event, EventKind, Op, RowChange, RowImage, TableSchema, Value};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::discovery::SnapshotTable;
+use super::producer::AnnouncedChunk;
 use super::progress::SnapshotProgress;
 use super::watermark::MARK_COLUMN;
 
-/// A chunk read between its marks, waiting for them in the stream.
-pub struct PendingChunk {
-    pub low: String,
-    pub high: String,
-    pub table: Arc<SnapshotTable>,
-    pub rows: Vec<RowImage>,
-    /// Where the snapshot continues once this chunk is delivered (`None`: done).
-    pub next: Option<SnapshotProgress>,
-}
-
 enum Phase {
-    Idle,
-    AwaitLow(PendingChunk),
+    /// Waiting for the low mark of the first queued chunk (if any).
+    AwaitLow,
     Open {
-        chunk: PendingChunk,
+        chunk: AnnouncedChunk,
         changed: HashSet<String>,
         schema: Option<Arc<TableSchema>>,
     },
-    /// The rows went out; the high mark's transaction has not ended yet.
-    AwaitCommit(Option<SnapshotProgress>),
 }
+
+/// A chunk whose rows went out, until its high mark's transaction ends. The permit goes with
+/// it, letting the producer read one more.
+struct Delivered {
+    next: Option<SnapshotProgress>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The producer stopped before a chunk's rows came (its error says why).
+#[derive(Debug)]
+pub struct ProducerGone;
 
 /// The merge state of one task's snapshot.
 pub struct Window {
     signal_database: String,
     signal_table: String,
+    announced: mpsc::UnboundedReceiver<AnnouncedChunk>,
+    /// Chunks announced whose low mark the stream has not reached, in mark order.
+    queue: VecDeque<AnnouncedChunk>,
     phase: Phase,
+    /// Chunks delivered at a mark whose transaction has not ended yet.
+    delivered: Vec<Delivered>,
 }
 
 impl Window {
-    pub fn new(signal_database: &str, signal_table: &str) -> Self {
+    /// A window for the chunks announced on `announced`.
+    pub fn new(
+        signal_database: &str,
+        signal_table: &str,
+        announced: mpsc::UnboundedReceiver<AnnouncedChunk>,
+    ) -> Self {
         Window {
             signal_database: signal_database.into(),
             signal_table: signal_table.into(),
-            phase: Phase::Idle,
+            announced,
+            queue: VecDeque::new(),
+            phase: Phase::AwaitLow,
+            delivered: Vec::new(),
         }
     }
 
-    /// Whether no chunk is in flight, so the next one may start.
-    pub fn is_idle(&self) -> bool {
-        matches!(self.phase, Phase::Idle)
+    /// Moves what the producer announced into the queue.
+    fn pull(&mut self) {
+        while let Ok(chunk) = self.announced.try_recv() {
+            self.queue.push_back(chunk);
+        }
     }
 
-    /// Waits for `chunk`'s marks; its low mark is already written.
-    pub fn expect(&mut self, chunk: PendingChunk) {
-        self.phase = Phase::AwaitLow(chunk);
+    /// Whether no chunk is in flight: none announced and not delivered.
+    pub fn is_idle(&mut self) -> bool {
+        self.pull();
+        matches!(self.phase, Phase::AwaitLow) && self.queue.is_empty() && self.delivered.is_empty()
     }
 
-    /// Merges the chunk in flight into `events` (in stream order), drops watermark rows, and
-    /// returns the end of the transaction that delivered a chunk, with the progress after it.
-    pub fn merge(
+    /// Merges the chunks in flight into `events` (in stream order), drops watermark rows, and
+    /// returns, for each chunk delivered, the end of the transaction that delivered it with
+    /// the progress after it.
+    pub async fn merge(
         &mut self,
         events: &mut Vec<Event>,
-    ) -> Option<(BinlogPosition, Option<SnapshotProgress>)> {
-        let mut done = None;
+    ) -> Result<Vec<(BinlogPosition, Option<SnapshotProgress>)>, ProducerGone> {
+        let mut done = Vec::new();
         let mut out = Vec::with_capacity(events.len());
         for event in events.drain(..) {
             let mark = match &event.kind {
@@ -87,43 +105,47 @@ impl Window {
                 _ => None,
             };
             match mark {
-                Some(mark) => self.on_mark(mark.as_deref(), &event, &mut out),
+                Some(mark) => self.on_mark(mark.as_deref(), &event, &mut out).await?,
                 None => {
-                    if let Some(end) = self.on_event(&event) {
-                        done = Some(end);
-                    }
+                    done.extend(self.on_event(&event));
                     out.push(event);
                 }
             }
         }
         *events = out;
-        done
+        Ok(done)
     }
 
     fn is_signal(&self, table: &TableSchema) -> bool {
         table.table == self.signal_table && table.database == self.signal_database
     }
 
-    /// A row of the signal table: opens or closes the window when it is the expected mark.
-    fn on_mark(&mut self, mark: Option<&str>, event: &Event, out: &mut Vec<Event>) {
-        match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::AwaitLow(chunk) if mark == Some(chunk.low.as_str()) => {
-                self.phase = Phase::Open {
-                    chunk,
-                    changed: HashSet::new(),
-                    schema: None,
-                };
-            }
-            Phase::Open {
+    /// A row of the signal table: closes the open window when it is its high mark, and
+    /// opens the next one when it is that one's low mark (one mark can do both).
+    async fn on_mark(
+        &mut self,
+        mark: Option<&str>,
+        event: &Event,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ProducerGone> {
+        let Some(mark) = mark else { return Ok(()) };
+        self.pull();
+        if matches!(&self.phase, Phase::Open { chunk, .. } if chunk.high == mark) {
+            if let Phase::Open {
                 chunk,
                 changed,
                 schema,
-            } if mark == Some(chunk.high.as_str()) => {
+            } = std::mem::replace(&mut self.phase, Phase::AwaitLow)
+            {
+                // Sent right after the high mark committed: here at once, or the producer
+                // failed.
+                let read = chunk.rows.await.map_err(|_| ProducerGone)?;
                 let table = schema
                     .filter(|s| same_columns(s, &chunk.table.schema))
                     .unwrap_or_else(|| chunk.table.schema.clone());
                 let mut row_index = event.position.row;
-                for image in chunk.rows {
+                out.reserve(read.rows.len());
+                for image in read.rows {
                     if changed.contains(&key_text(&chunk.table.key, &image)) {
                         continue;
                     }
@@ -140,15 +162,30 @@ impl Window {
                         }),
                     });
                 }
-                self.phase = Phase::AwaitCommit(chunk.next);
+                self.delivered.push(Delivered {
+                    next: read.next,
+                    _permit: chunk.permit,
+                });
             }
-            // Another task's mark, or one of a run that crashed: not ours, dropped too.
-            other => self.phase = other,
         }
+        if matches!(self.phase, Phase::AwaitLow)
+            && self.queue.front().is_some_and(|c| c.low == mark)
+        {
+            if let Some(chunk) = self.queue.pop_front() {
+                self.phase = Phase::Open {
+                    chunk,
+                    changed: HashSet::new(),
+                    schema: None,
+                };
+            }
+        }
+        // Any other mark (another task's, or one of a run that crashed) is not ours: dropped.
+        Ok(())
     }
 
-    /// Any other event: notes the keys the window saw change; ends a delivered chunk.
-    fn on_event(&mut self, event: &Event) -> Option<(BinlogPosition, Option<SnapshotProgress>)> {
+    /// Any other event: notes the keys the window saw change; a commit ends the transaction
+    /// of delivered chunks.
+    fn on_event(&mut self, event: &Event) -> Vec<(BinlogPosition, Option<SnapshotProgress>)> {
         match (&mut self.phase, &event.kind) {
             (
                 Phase::Open {
@@ -165,16 +202,14 @@ impl Window {
                     changed.insert(key_text(&key, image));
                 }
                 *schema = Some(row.table.clone());
-                None
+                Vec::new()
             }
-            (Phase::AwaitCommit(_), EventKind::Commit { next, .. }) => {
-                let next = next.clone();
-                match std::mem::replace(&mut self.phase, Phase::Idle) {
-                    Phase::AwaitCommit(progress) => Some((next, progress)),
-                    _ => None,
-                }
-            }
-            _ => None,
+            (_, EventKind::Commit { next, .. }) => self
+                .delivered
+                .drain(..)
+                .map(|d| (next.clone(), d.next))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -229,6 +264,7 @@ mod tests {
 
     use super::*;
     use crate::snapshot::discovery::SnapshotColumn;
+    use crate::snapshot::producer::ReadChunk;
 
     fn schema(db: &str, table: &str, columns: &[&str]) -> Arc<TableSchema> {
         let columns = columns
@@ -310,6 +346,31 @@ mod tests {
         }
     }
 
+    /// A window expecting one chunk whose rows are read already.
+    fn window_with(
+        low: &str,
+        high: &str,
+        rows: Vec<RowImage>,
+        next: Option<SnapshotProgress>,
+    ) -> Window {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (rows_tx, rows_rx) = tokio::sync::oneshot::channel();
+        let permit = Arc::new(tokio::sync::Semaphore::new(1))
+            .try_acquire_owned()
+            .unwrap();
+        tx.send(AnnouncedChunk {
+            low: low.into(),
+            high: high.into(),
+            table: users(),
+            rows: rows_rx,
+            permit,
+        })
+        .ok()
+        .unwrap();
+        rows_tx.send(ReadChunk { rows, next }).ok().unwrap();
+        Window::new("ops", "signal", rx)
+    }
+
     fn summary(events: &[Event]) -> Vec<String> {
         events
             .iter()
@@ -332,22 +393,20 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn keys_changed_inside_the_window_are_left_to_the_binlog() {
-        let mut window = Window::new("ops", "signal");
+    #[tokio::test]
+    async fn keys_changed_inside_the_window_are_left_to_the_binlog() {
         let next = Some(SnapshotProgress {
             database: "app".into(),
             table: "users".into(),
             after: None,
             ..Default::default()
         });
-        window.expect(PendingChunk {
-            low: "n:1:low".into(),
-            high: "n:1:high".into(),
-            table: users(),
-            rows: vec![image(1, 10), image(2, 20), image(3, 30)],
-            next: next.clone(),
-        });
+        let mut window = window_with(
+            "n:1:low",
+            "n:1:high",
+            vec![image(1, 10), image(2, 20), image(3, 30)],
+            next.clone(),
+        );
         let binlog = schema("app", "users", &["id", "v"]);
         let mut events = vec![
             row(
@@ -371,12 +430,12 @@ mod tests {
             commit(32),
             mark("n:1:high", 40),
         ];
-        assert_eq!(window.merge(&mut events), None);
+        assert_eq!(window.merge(&mut events).await.unwrap(), vec![]);
         assert!(!window.is_idle());
         let mut tail = vec![commit(41), mark("other-task", 50), commit(51)];
         assert_eq!(
-            window.merge(&mut tail),
-            Some((BinlogPosition::new("b.000001", 42), next))
+            window.merge(&mut tail).await.unwrap(),
+            vec![(BinlogPosition::new("b.000001", 42), next)]
         );
         assert!(window.is_idle());
         events.extend(tail);
@@ -397,16 +456,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_read_row_carries_the_binlog_schema_seen_in_the_window() {
-        let mut window = Window::new("ops", "signal");
-        window.expect(PendingChunk {
-            low: "l".into(),
-            high: "h".into(),
-            table: users(),
-            rows: vec![image(5, 50)],
-            next: None,
-        });
+    #[tokio::test]
+    async fn a_read_row_carries_the_binlog_schema_seen_in_the_window() {
+        let mut window = window_with("l", "h", vec![image(5, 50)], None);
         let binlog = schema("app", "users", &["id", "v"]);
         let mut events = vec![
             mark("l", 1),
@@ -414,11 +466,122 @@ mod tests {
             mark("h", 3),
             commit(4),
         ];
-        window.merge(&mut events);
+        window.merge(&mut events).await.unwrap();
         let EventKind::Row(read) = &events[1].kind else {
             panic!("{events:?}")
         };
         assert_eq!(read.op, Op::Read);
         assert!(Arc::ptr_eq(&read.table, &binlog));
+    }
+
+    #[tokio::test]
+    async fn chunks_read_ahead_are_merged_one_after_another() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let permits = Arc::new(tokio::sync::Semaphore::new(2));
+        let mut senders = Vec::new();
+        for n in 1..=2 {
+            let (rows_tx, rows_rx) = tokio::sync::oneshot::channel();
+            tx.send(AnnouncedChunk {
+                // As the producer writes them: one mark closes a chunk and opens the next.
+                low: format!("m{}", n - 1),
+                high: format!("m{n}"),
+                table: users(),
+                rows: rows_rx,
+                permit: permits.clone().try_acquire_owned().unwrap(),
+            })
+            .ok()
+            .unwrap();
+            senders.push(rows_tx);
+        }
+        let mut window = Window::new("ops", "signal", rx);
+        let progress = |key: i64| {
+            Some(SnapshotProgress {
+                database: "app".into(),
+                table: "users".into(),
+                after: Some(vec![super::super::progress::KeyValue::Int(key)]),
+                ..Default::default()
+            })
+        };
+        let mut rows = senders.into_iter();
+        rows.next()
+            .unwrap()
+            .send(ReadChunk {
+                rows: vec![image(1, 10)],
+                next: progress(1),
+            })
+            .ok()
+            .unwrap();
+        let binlog = schema("app", "users", &["id", "v"]);
+        let mut events = vec![
+            mark("m0", 1),
+            commit(2),
+            mark("m1", 3),
+            commit(4),
+            row(
+                &binlog,
+                Op::Update,
+                Some(image(2, 20)),
+                Some(image(2, 21)),
+                7,
+            ),
+            commit(8),
+        ];
+        let delivered = window.merge(&mut events).await.unwrap();
+        assert_eq!(
+            delivered,
+            vec![(BinlogPosition::new("b.000001", 5), progress(1))]
+        );
+        assert_eq!(
+            permits.available_permits(),
+            1,
+            "the first chunk's permit is back"
+        );
+        rows.next()
+            .unwrap()
+            .send(ReadChunk {
+                rows: vec![image(2, 20), image(3, 30)],
+                next: None,
+            })
+            .ok()
+            .unwrap();
+        let mut tail = vec![mark("m2", 9), commit(10)];
+        let delivered = window.merge(&mut tail).await.unwrap();
+        assert_eq!(delivered, vec![(BinlogPosition::new("b.000001", 11), None)]);
+        events.extend(tail);
+        assert_eq!(
+            summary(&events),
+            [
+                "commit",
+                "rSome(\"1\")",
+                "commit",
+                "uSome(\"2\")",
+                "commit",
+                // Key 2 changed inside the second window: the binlog carries it.
+                "rSome(\"3\")",
+                "commit"
+            ]
+        );
+        assert!(window.is_idle());
+    }
+
+    #[tokio::test]
+    async fn a_chunk_whose_rows_never_come_is_an_error() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (rows_tx, rows_rx) = tokio::sync::oneshot::channel();
+        tx.send(AnnouncedChunk {
+            low: "l".into(),
+            high: "h".into(),
+            table: users(),
+            rows: rows_rx,
+            permit: Arc::new(tokio::sync::Semaphore::new(1))
+                .try_acquire_owned()
+                .unwrap(),
+        })
+        .ok()
+        .unwrap();
+        drop(rows_tx);
+        let mut window = Window::new("ops", "signal", rx);
+        let mut events = vec![mark("l", 1), commit(2), mark("h", 3)];
+        assert!(window.merge(&mut events).await.is_err());
     }
 }
