@@ -54,17 +54,7 @@ impl Standalone {
         let addr = http::manager_addr(&mut process);
         let password = match password {
             Some(p) => p.to_string(),
-            None => {
-                let text = process.log_text();
-                let line = text
-                    .lines()
-                    .find(|l| l.contains("first user: `admin` with password"))
-                    .unwrap_or_else(|| panic!("no first password in the log:\n{text}"));
-                line.split('`')
-                    .nth(3)
-                    .expect("the password in backquotes")
-                    .to_string()
-            }
+            None => http::first_admin_password(&process),
         };
         let token = http::login(&addr, "admin", &password);
         (

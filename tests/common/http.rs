@@ -22,6 +22,17 @@ pub fn manager_addr(sluice: &mut StandaloneProcess) -> String {
     logged_addr(sluice, "Manager API listening on")
 }
 
+/// The first admin's password, which a manager given none made and logged once (the manager
+/// logs it before its address line: call after [`manager_addr`]).
+pub fn first_admin_password(sluice: &StandaloneProcess) -> String {
+    let text = sluice.log_text();
+    text.lines()
+        .find(|l| l.contains("first user: `admin` with password"))
+        .and_then(|l| l.split('`').nth(3))
+        .unwrap_or_else(|| panic!("no first password in the log:\n{text}"))
+        .to_string()
+}
+
 /// The `addr=HOST:PORT` of the first log line holding `marker`, waited for.
 fn logged_addr(sluice: &mut StandaloneProcess, marker: &str) -> String {
     let deadline = Instant::now() + WAIT;

@@ -1,6 +1,7 @@
 //! Running tasks: the task pipeline (source → sinks → checkpoint) and standalone mode.
 
 pub mod checkpoint;
+mod coverage;
 mod delivery;
 mod gate;
 mod purged_resume;

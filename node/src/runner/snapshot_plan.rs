@@ -9,7 +9,8 @@ use std::sync::Arc;
 use sluice_core::config::{SnapshotMode, TaskConfig};
 use sluice_core::coordination::SnapshotRequest;
 
-use super::checkpoint::Checkpoints;
+use super::checkpoint::{Checkpoint, Checkpoints};
+use super::coverage::{self, Coverage};
 use super::task::TaskError;
 use crate::snapshot::{
     ProgressLedger, SnapshotError, SnapshotProgress, SnapshotScope, Snapshotter,
@@ -54,15 +55,129 @@ pub(super) async fn plan_snapshot(
         task: task.name.clone(),
         source,
     })?;
-    let plan = match checkpoint {
+    let plan = match &checkpoint {
         None if task.snapshot.mode == SnapshotMode::Initial => Some(SnapshotPlan { from: None }),
         None => None,
-        Some(c) => c.snapshot.map(|p| SnapshotPlan { from: Some(p) }),
+        Some(c) => c.snapshot.clone().map(|p| SnapshotPlan { from: Some(p) }),
     };
     if plan.is_some() && exact {
         return Err(exact_refusal(task));
     }
-    Ok(plan)
+    match checkpoint {
+        // A first start covers the tables its filters take in: by the initial snapshot, or
+        // by streaming from now on.
+        None => {
+            record_coverage(task, store).await?;
+            Ok(plan)
+        }
+        Some(c) => cover_added_tables(task, store, &c, plan, exact).await,
+    }
+}
+
+/// Records that the stream covers the tables `task`'s filters take in.
+pub(super) async fn record_coverage(
+    task: &TaskConfig,
+    store: &dyn Checkpoints,
+) -> Result<(), TaskError> {
+    let bytes = serde_json::to_vec(&Coverage::of(task)).map_err(|e| TaskError::Snapshot {
+        task: task.name.clone(),
+        source: SnapshotError::Query {
+            what: "recording the covered tables".into(),
+            detail: e.to_string(),
+        },
+    })?;
+    store
+        .save_data(coverage::RECORD, &bytes)
+        .await
+        .map_err(|source| TaskError::Checkpoint {
+            task: task.name.clone(),
+            source,
+        })
+}
+
+/// When the filters take in tables the last run's did not, and snapshots are on, the plan
+/// grows by those tables (`coverage`), saved in the checkpoint before the new filters are
+/// recorded as covered.
+async fn cover_added_tables(
+    task: &TaskConfig,
+    store: &dyn Checkpoints,
+    checkpoint: &Checkpoint,
+    plan: Option<SnapshotPlan>,
+    exact: bool,
+) -> Result<Option<SnapshotPlan>, TaskError> {
+    let snapshot_error = |what: &str, detail: String| TaskError::Snapshot {
+        task: task.name.clone(),
+        source: SnapshotError::Query {
+            what: what.into(),
+            detail,
+        },
+    };
+    let saved =
+        store
+            .load_data(coverage::RECORD)
+            .await
+            .map_err(|source| TaskError::Checkpoint {
+                task: task.name.clone(),
+                source,
+            })?;
+    let old: Option<Coverage> = match saved {
+        // A record this version cannot read is taken as absent: it only loses the diff.
+        Some(bytes) => serde_json::from_slice(&bytes).ok(),
+        None => None,
+    };
+    let Some(old) = old.filter(|old| *old != Coverage::of(task)) else {
+        // Unchanged; or no record (a task from before coverage was kept): what its stream
+        // covered is unknown, so from now on it is what the filters say.
+        record_coverage(task, store).await?;
+        return Ok(plan);
+    };
+    if task.snapshot.mode == SnapshotMode::Never || exact {
+        tracing::info!(
+            "The filters changed; tables they now take in are not snapshotted \
+             (`snapshot.mode = \"never\"` or an exactly-once sink): only their changes from \
+             now on reach the sinks."
+        );
+        record_coverage(task, store).await?;
+        return Ok(plan);
+    }
+    let url = task.source.url.replacen("mariadb://", "mysql://", 1);
+    let tables = coverage::list_tables(&url)
+        .await
+        .map_err(|e| snapshot_error("finding the tables the new filters take in", e))?;
+    let added = coverage::added_tables(task, &old, &tables)
+        .map_err(|e| snapshot_error("compiling the table patterns", e))?;
+    let running = checkpoint.snapshot.as_ref();
+    let in_scope = running
+        .and_then(|p| p.tables.as_ref())
+        .is_some_and(|scope| added.iter().all(|t| scope.contains(t)));
+    if added.is_empty() || in_scope {
+        record_coverage(task, store).await?;
+        return Ok(plan);
+    }
+    let remaining = match running {
+        Some(p) => coverage::remaining_tables(task, p, &tables)
+            .map_err(|e| snapshot_error("compiling the table patterns", e))?,
+        None => Vec::new(),
+    };
+    let from = coverage::merged_progress(running, remaining, &added);
+    tracing::info!(tables = %added.join(", "),
+        "The filters now take in more tables: snapshotting them while streaming.");
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    store
+        .save(&Checkpoint {
+            position: checkpoint.position.clone(),
+            at_ms,
+            snapshot: from.clone(),
+        })
+        .await
+        .map_err(|source| TaskError::Checkpoint {
+            task: task.name.clone(),
+            source,
+        })?;
+    record_coverage(task, store).await?;
+    Ok(Some(SnapshotPlan { from }))
 }
 
 /// Opens the planned snapshot; until its first chunk is delivered a checkpoint claims its

@@ -31,7 +31,7 @@ use super::gate::WriteGate;
 use super::purged_resume;
 use super::queue::byte_queue;
 use super::snapshot_plan::{
-    exact_refusal, open_requested, open_snapshot, plan_snapshot, SnapshotPlan,
+    exact_refusal, open_requested, open_snapshot, plan_snapshot, record_coverage, SnapshotPlan,
 };
 use super::snapshot_requests::SnapshotRequests;
 use crate::snapshot::{ProgressLedger, SnapshotError};
@@ -254,7 +254,10 @@ async fn run_once(
     let exact = sinks.iter().any(|s| s.keeps_checkpoint());
     let snapshot_plan = match purged {
         Some(_) if exact => return Err(exact_refusal(task)),
-        Some(_) => Some(SnapshotPlan { from: None }),
+        Some(_) => {
+            record_coverage(task, store).await?;
+            Some(SnapshotPlan { from: None })
+        }
         None => plan_snapshot(task, store, exact).await?,
     };
     if snapshot_plan.as_ref().is_some_and(|p| p.is_fresh()) {
