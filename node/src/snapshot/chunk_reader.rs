@@ -11,9 +11,10 @@ use super::error::{query, SnapshotError};
 use super::progress::KeyValue;
 use super::values::{convert, key_param, key_value, select_expression};
 
-/// One chunk as read.
+/// One chunk as read: the rows as the server sent them (converted later, off the reading
+/// thread: [`convert_rows`]).
 pub struct Chunk {
-    pub rows: Vec<RowImage>,
+    pub rows: Vec<mysql_async::Row>,
     /// The key of the last row, where the next chunk starts (`None`: no row was read).
     pub last_key: Option<Vec<KeyValue>>,
 }
@@ -57,47 +58,70 @@ impl ChunkReader {
             .exec_iter(sql, params)
             .await
             .map_err(query(what()))?;
-        let mut images = Vec::with_capacity(limit.min(65_536) as usize);
-        // Converted as they arrive, so the server keeps sending while a row is converted.
-        while let Some(row) = result.next().await.map_err(query(what()))? {
-            let mut image = Vec::with_capacity(table.columns.len());
-            for (column, value) in table.columns.iter().zip(row.unwrap()) {
-                let value = convert(column, value).map_err(|detail| SnapshotError::Value {
-                    database: table.database.clone(),
-                    table: table.table.clone(),
-                    column: column.name.clone(),
-                    detail,
-                })?;
-                image.push(Some(value));
-            }
-            images.push(RowImage(image));
+        let mut rows = Vec::with_capacity(limit.min(65_536) as usize);
+        // The message is built only on failure: this loop runs once per row.
+        while let Some(row) = result.next().await.map_err(|e| query(what())(e))? {
+            rows.push(row);
         }
         drop(result);
-        let last_key = match images.last() {
+        let last_key = match rows.last() {
             Some(last) => Some(row_key(table, last)?),
             None => None,
         };
-        Ok(Chunk {
-            rows: images,
-            last_key,
-        })
+        Ok(Chunk { rows, last_key })
     }
 }
 
-/// The key of `row` as the next chunk's `WHERE` takes it.
-fn row_key(table: &SnapshotTable, row: &RowImage) -> Result<Vec<KeyValue>, SnapshotError> {
+/// Converts a chunk's rows to the values the binlog decoder makes of the same data.
+pub fn convert_rows(
+    table: &SnapshotTable,
+    rows: Vec<mysql_async::Row>,
+) -> Result<Vec<RowImage>, SnapshotError> {
+    let mut images = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        let mut image = Vec::with_capacity(table.columns.len());
+        for (i, column) in table.columns.iter().enumerate() {
+            let value = row
+                .take::<mysql_async::Value, _>(i)
+                .ok_or_else(|| "the server sent fewer columns than selected".to_string())
+                .and_then(|value| convert(column, value))
+                .map_err(|detail| value_error(table, i, detail))?;
+            image.push(Some(value));
+        }
+        images.push(RowImage(image));
+    }
+    Ok(images)
+}
+
+fn value_error(table: &SnapshotTable, column: usize, detail: String) -> SnapshotError {
+    SnapshotError::Value {
+        database: table.database.clone(),
+        table: table.table.clone(),
+        column: table.columns[column].name.clone(),
+        detail,
+    }
+}
+
+/// The key of `row` as the next chunk's `WHERE` takes it (only its key columns converted).
+fn row_key(table: &SnapshotTable, row: &mysql_async::Row) -> Result<Vec<KeyValue>, SnapshotError> {
     table
         .key
         .iter()
         .map(|&i| {
-            row.get(i)
-                .and_then(key_value)
-                .filter(|_| !matches!(row.get(i), Some(Value::Null)))
-                .ok_or_else(|| SnapshotError::Value {
-                    database: table.database.clone(),
-                    table: table.table.clone(),
-                    column: table.columns[i].name.clone(),
-                    detail: format!("a key value cannot be paged by: {:?}", row.get(i)),
+            let value = row
+                .as_ref(i)
+                .cloned()
+                .ok_or_else(|| "the server sent fewer columns than selected".to_string())
+                .and_then(|value| convert(&table.columns[i], value))
+                .map_err(|detail| value_error(table, i, detail))?;
+            key_value(&value)
+                .filter(|_| value != Value::Null)
+                .ok_or_else(|| {
+                    value_error(
+                        table,
+                        i,
+                        format!("a key value cannot be paged by: {value:?}"),
+                    )
                 })
         })
         .collect()
@@ -153,12 +177,8 @@ mod tests {
     use crate::snapshot::discovery::SnapshotColumn;
 
     fn table() -> SnapshotTable {
-        let column = |name: &str, data_type: &str| SnapshotColumn {
-            name: name.into(),
-            data_type: data_type.into(),
-            unsigned: false,
-            charset: None,
-            fsp: 0,
+        let column = |name: &str, data_type: &str| {
+            SnapshotColumn::new(name.into(), data_type.into(), false, None, 0)
         };
         SnapshotTable {
             database: "shop".into(),

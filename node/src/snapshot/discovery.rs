@@ -10,6 +10,7 @@ use sluice_core::filter::EventFilter;
 use sluice_core::{ColumnSchema, TableSchema};
 
 use super::error::{query, SnapshotError};
+use super::values::ValueKind;
 
 /// Databases that are the server's own, never snapshotted.
 const SYSTEM_DATABASES: [&str; 4] = ["mysql", "information_schema", "performance_schema", "sys"];
@@ -46,6 +47,28 @@ pub struct SnapshotColumn {
     pub charset: Option<String>,
     /// Fractional-second digits of temporal columns.
     pub fsp: u8,
+    /// How its values are converted (from the fields above).
+    pub kind: ValueKind,
+}
+
+impl SnapshotColumn {
+    pub fn new(
+        name: String,
+        data_type: String,
+        unsigned: bool,
+        charset: Option<String>,
+        fsp: u8,
+    ) -> Self {
+        let kind = ValueKind::of(&data_type, unsigned, charset.as_deref());
+        SnapshotColumn {
+            name,
+            data_type,
+            unsigned,
+            charset,
+            fsp,
+            kind,
+        }
+    }
 }
 
 /// A table to snapshot.
@@ -162,13 +185,8 @@ async fn describe(
             },
         });
         not_null.push(nullable == "NO");
-        columns.push(SnapshotColumn {
-            name,
-            data_type,
-            unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
-            charset,
-            fsp,
-        });
+        let unsigned = column_type.to_ascii_lowercase().contains("unsigned");
+        columns.push(SnapshotColumn::new(name, data_type, unsigned, charset, fsp));
     }
     // Unique indexes, the primary key first; prefix indexes cannot order whole values.
     let index_rows: Vec<(String, String, Option<u32>)> = conn

@@ -14,6 +14,7 @@ pub mod chunk_reader;
 pub mod discovery;
 pub mod error;
 pub mod producer;
+pub mod producer_thread;
 pub mod progress;
 pub mod snapshotter;
 pub mod values;

@@ -9,12 +9,14 @@
 //! ([`super::window`]). A chunk is announced (its mark names) before its low mark is written,
 //! so the window knows every mark it meets; its rows follow once its high mark is committed.
 //! At most `ahead` chunks are announced and not yet delivered (a permit each), bounding memory.
+//! The producer only reads; each chunk's rows are converted to Sluice values on the task's
+//! runtime ([`ChunkPlan::converter`]), off the reading thread, while the next chunk is read.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
-use super::chunk_reader::ChunkReader;
+use super::chunk_reader::{convert_rows, ChunkReader};
 use super::discovery::SnapshotTable;
 use super::error::SnapshotError;
 use super::progress::SnapshotProgress;
@@ -26,7 +28,8 @@ pub struct AnnouncedChunk {
     pub low: String,
     pub high: String,
     pub table: Arc<SnapshotTable>,
-    pub rows: oneshot::Receiver<ReadChunk>,
+    /// The rows, converted; or why they could not be.
+    pub rows: oneshot::Receiver<Result<ReadChunk, SnapshotError>>,
     /// Released when the chunk is delivered, letting the producer read one more.
     pub permit: OwnedSemaphorePermit,
 }
@@ -45,18 +48,26 @@ pub struct ProducerState {
     pub rows: u64,
 }
 
-/// The producer's inputs.
-pub struct ChunkProducer {
+/// What the producer reads, and where it reports.
+pub struct ChunkPlan {
     pub tables: Vec<Arc<SnapshotTable>>,
     pub next: Option<SnapshotProgress>,
     pub scope: SnapshotScope,
-    pub reader: ChunkReader,
-    pub marks: WatermarkWriter,
     pub chunk_rows: u32,
     /// Makes this run's marks unique, so marks of a crashed run replayed from the binlog are
     /// never taken for this run's.
     pub run: String,
     pub state: Arc<Mutex<ProducerState>>,
+    /// Where chunks are converted: the task's runtime, so the conversion of one chunk runs on
+    /// another core while the producer reads the next.
+    pub converter: tokio::runtime::Handle,
+}
+
+/// The producer: its plan and its two connections.
+pub struct ChunkProducer {
+    pub plan: ChunkPlan,
+    pub reader: ChunkReader,
+    pub marks: WatermarkWriter,
 }
 
 impl ChunkProducer {
@@ -74,10 +85,10 @@ impl ChunkProducer {
     ) -> Result<(), SnapshotError> {
         let permits = Arc::new(Semaphore::new(ahead.max(1)));
         let mut marks = 0u64;
-        let Some(mut at) = self.next.take() else {
+        let Some(mut at) = self.plan.next.take() else {
             return Ok(());
         };
-        let mark = |k: u64| format!("{}:{k}", self.run);
+        let mark = |k: u64| format!("{}:{k}", self.plan.run);
         let Some(mut rows_tx) = self
             .announce(&at, mark(0), mark(1), &permits, &announce)
             .await?
@@ -88,12 +99,12 @@ impl ChunkProducer {
         loop {
             marks += 1;
             let index = self.table_index(&at)?;
-            let table = self.tables[index].clone();
+            let table = self.plan.tables[index].clone();
             let chunk = self
                 .reader
-                .read(&table, at.after.as_deref(), self.chunk_rows)
+                .read(&table, at.after.as_deref(), self.plan.chunk_rows)
                 .await?;
-            let full = chunk.rows.len() >= self.chunk_rows as usize;
+            let full = chunk.rows.len() >= self.plan.chunk_rows as usize;
             let next = match (full, chunk.last_key) {
                 (true, Some(key)) => Some(SnapshotProgress {
                     after: Some(key),
@@ -102,7 +113,10 @@ impl ChunkProducer {
                 _ => {
                     tracing::info!(table = %format!("`{}`.`{}`", table.database, table.table),
                         "Snapshot read the whole table.");
-                    self.tables.get(index + 1).map(|t| start_of(t, &self.scope))
+                    self.plan
+                        .tables
+                        .get(index + 1)
+                        .map(|t| start_of(t, &self.plan.scope))
                 }
             };
             // The next chunk opens at this chunk's closing mark: announced before it is written.
@@ -120,17 +134,16 @@ impl ChunkProducer {
             };
             self.marks.write(&mark(marks)).await?;
             {
-                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = self.plan.state.lock().unwrap_or_else(|e| e.into_inner());
                 state.rows += chunk.rows.len() as u64;
                 state.next = next.clone();
             }
-            let read = ReadChunk {
-                rows: chunk.rows,
-                next: next.clone(),
-            };
-            if rows_tx.send(read).is_err() {
-                return Ok(());
-            }
+            let (raw, after) = (chunk.rows, next.clone());
+            self.plan.converter.spawn(async move {
+                let read = convert_rows(&table, raw).map(|rows| ReadChunk { rows, next: after });
+                // Nobody waits for it any more when the snapshot was dropped.
+                let _ = rows_tx.send(read);
+            });
             match (next, next_rows) {
                 (Some(n), Some(tx)) => {
                     at = n;
@@ -143,7 +156,8 @@ impl ChunkProducer {
 
     /// Where `at`'s table is in the list (always there: `at` comes from it).
     fn table_index(&self, at: &SnapshotProgress) -> Result<usize, SnapshotError> {
-        self.tables
+        self.plan
+            .tables
             .iter()
             .position(|t| t.database == at.database && t.table == at.table)
             .ok_or_else(|| SnapshotError::Query {
@@ -161,11 +175,11 @@ impl ChunkProducer {
         high: String,
         permits: &Arc<Semaphore>,
         announce: &mpsc::UnboundedSender<AnnouncedChunk>,
-    ) -> Result<Option<oneshot::Sender<ReadChunk>>, SnapshotError> {
+    ) -> Result<Option<oneshot::Sender<Result<ReadChunk, SnapshotError>>>, SnapshotError> {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return Ok(None);
         };
-        let table = self.tables[self.table_index(at)?].clone();
+        let table = self.plan.tables[self.table_index(at)?].clone();
         let (rows_tx, rows_rx) = oneshot::channel();
         let chunk = AnnouncedChunk {
             low,

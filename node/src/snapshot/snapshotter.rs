@@ -15,15 +15,13 @@ use sluice_core::config::{FiltersConfig, TaskConfig};
 use sluice_core::coordination::SnapshotStatusReport;
 use sluice_core::filter::EventFilter;
 use sluice_core::Event;
-use tracing::Instrument;
 
-use super::chunk_reader::ChunkReader;
 use super::discovery::{discover, SnapshotTable};
 use super::error::SnapshotError;
-use super::producer::{resume_point, ChunkProducer, ProducerState};
+use super::producer::{resume_point, ChunkPlan, ProducerState};
+use super::producer_thread::{ProducerThread, SignalTable};
 use super::progress::{ProgressLedger, SnapshotProgress};
-use super::watermark::WatermarkWriter;
-use super::window::Window;
+use super::window::{MergeError, Window};
 
 /// How many chunks the producer reads ahead of the one the stream delivers: one waiting for
 /// its high mark in the binlog while the next is read is enough to keep both sides busy.
@@ -57,7 +55,7 @@ pub struct Snapshotter {
     first: Option<SnapshotProgress>,
     window: Window,
     ledger: Arc<ProgressLedger>,
-    producer: Option<tokio::task::JoinHandle<Result<(), SnapshotError>>>,
+    producer: Option<ProducerThread>,
     state: Arc<Mutex<ProducerState>>,
 }
 
@@ -84,8 +82,6 @@ impl Snapshotter {
                     what: "reading `snapshot.signal_table`".into(),
                     detail: "it is not `DATABASE.TABLE` (the config check refuses this)".into(),
                 })?;
-        let marks = WatermarkWriter::open(&opts, signal_db, signal_table, &task.name).await?;
-        let reader = ChunkReader::open(&opts).await?;
         let compile = |filters: &FiltersConfig| {
             EventFilter::new(filters).map_err(|e| SnapshotError::Query {
                 what: "compiling the table patterns".into(),
@@ -138,21 +134,21 @@ impl Snapshotter {
             rows: 0,
         }));
         let (announce, announced) = tokio::sync::mpsc::unbounded_channel();
-        let producer = ChunkProducer {
+        let plan = ChunkPlan {
             tables: tables.clone(),
             next: first.clone(),
             scope: scope.clone(),
-            reader,
-            marks,
             chunk_rows: config.chunk_rows,
             run: format!("{nanos:x}"),
             state: state.clone(),
+            converter: tokio::runtime::Handle::current(),
         };
-        let producer = tokio::spawn(
-            producer
-                .run(announce, CHUNKS_AHEAD)
-                .instrument(tracing::Span::current()),
-        );
+        let signal = SignalTable {
+            database: signal_db.to_string(),
+            table: signal_table.to_string(),
+            task: task.name.clone(),
+        };
+        let producer = ProducerThread::start(opts, signal, plan, announce, CHUNKS_AHEAD).await?;
         Ok(Snapshotter {
             scope,
             tables,
@@ -200,13 +196,9 @@ impl Snapshotter {
 
     /// Reports the producer's failure, if it failed; notes when it read everything.
     pub async fn step(&mut self) -> Result<(), SnapshotError> {
-        if self.producer.as_ref().is_some_and(|p| p.is_finished()) {
-            if let Some(producer) = self.producer.take() {
-                producer.await.map_err(|e| SnapshotError::Query {
-                    what: "reading chunks".into(),
-                    detail: format!("the chunk reader stopped: {e}"),
-                })??;
-            }
+        if let Some(outcome) = self.producer.as_mut().and_then(ProducerThread::outcome) {
+            self.producer = None;
+            outcome?;
         }
         Ok(())
     }
@@ -216,13 +208,11 @@ impl Snapshotter {
     pub async fn merge(&mut self, events: &mut Vec<Event>) -> Result<(), SnapshotError> {
         let delivered = match self.window.merge(events).await {
             Ok(delivered) => delivered,
-            Err(_gone) => {
+            Err(MergeError::Chunk(e)) => return Err(e),
+            Err(MergeError::ProducerGone) => {
                 // The producer dropped a chunk's rows: it failed; its error says why.
                 if let Some(producer) = self.producer.take() {
-                    producer.await.map_err(|e| SnapshotError::Query {
-                        what: "reading chunks".into(),
-                        detail: format!("the chunk reader stopped: {e}"),
-                    })??;
+                    producer.finish().await?;
                 }
                 return Err(SnapshotError::Query {
                     what: "reading chunks".into(),
@@ -237,14 +227,6 @@ impl Snapshotter {
             self.ledger.record(at, next);
         }
         Ok(())
-    }
-}
-
-impl Drop for Snapshotter {
-    fn drop(&mut self) {
-        if let Some(producer) = &self.producer {
-            producer.abort();
-        }
     }
 }
 

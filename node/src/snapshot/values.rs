@@ -20,43 +20,101 @@ pub fn select_expression(column: &SnapshotColumn, quoted: &str) -> String {
     }
 }
 
+/// How a column's selected values become Sluice values: decided once per column from its
+/// information_schema type and charset (`ValueKind::of`), so converting a value costs no
+/// string comparison and no charset lookup (the snapshot converts every value of every row).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueKind {
+    Integer {
+        unsigned: bool,
+    },
+    Float,
+    Double,
+    Decimal,
+    Bit,
+    Year,
+    Date,
+    DateTime,
+    Timestamp,
+    Time,
+    Enum(TextDecoding),
+    Set(TextDecoding),
+    Json,
+    Geometry,
+    Vector,
+    /// Any other type with a charset: text in that charset.
+    Text(TextDecoding),
+    /// Any other type without one: bytes.
+    Bytes,
+}
+
+impl ValueKind {
+    /// The kind of a column of information_schema `DATA_TYPE` `data_type` (lower case).
+    pub fn of(data_type: &str, unsigned: bool, charset: Option<&str>) -> ValueKind {
+        let member_charset = || TextDecoding::for_charset(charset.unwrap_or("binary"));
+        match data_type {
+            "tinyint" | "smallint" | "mediumint" | "int" | "bigint" => {
+                ValueKind::Integer { unsigned }
+            }
+            "float" => ValueKind::Float,
+            "double" | "real" => ValueKind::Double,
+            "decimal" => ValueKind::Decimal,
+            "bit" => ValueKind::Bit,
+            "year" => ValueKind::Year,
+            "date" => ValueKind::Date,
+            "datetime" => ValueKind::DateTime,
+            "timestamp" => ValueKind::Timestamp,
+            "time" => ValueKind::Time,
+            "enum" => ValueKind::Enum(member_charset()),
+            "set" => ValueKind::Set(member_charset()),
+            "json" => ValueKind::Json,
+            "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+            | "multipolygon" | "geometrycollection" | "geomcollection" => ValueKind::Geometry,
+            "vector" => ValueKind::Vector,
+            _ => match charset {
+                Some(charset) => ValueKind::Text(TextDecoding::for_charset(charset)),
+                None => ValueKind::Bytes,
+            },
+        }
+    }
+}
+
 /// Converts one selected value of `column`.
 pub fn convert(column: &SnapshotColumn, value: MyValue) -> Result<Value, String> {
     if value == MyValue::NULL {
         return Ok(Value::Null);
     }
-    let t = column.data_type.as_str();
-    Ok(match (t, value) {
-        ("tinyint" | "smallint" | "mediumint" | "int" | "bigint", v) => {
-            match (v, column.unsigned) {
-                (MyValue::Int(i), true) => Value::UInt(i as u64),
-                (MyValue::Int(i), false) => Value::Int(i),
-                (MyValue::UInt(u), true) => Value::UInt(u),
-                (MyValue::UInt(u), false) => Value::Int(u as i64),
-                (other, _) => return Err(format!("unexpected integer value {other:?}")),
-            }
-        }
-        ("float", MyValue::Float(f)) => Value::Float(f),
-        ("float", MyValue::Double(d)) => Value::Float(d as f32),
-        ("double" | "real", MyValue::Double(d)) => Value::Double(d),
-        ("double" | "real", MyValue::Float(f)) => Value::Double(f64::from(f)),
-        ("decimal", MyValue::Bytes(b)) => {
+    Ok(match (&column.kind, value) {
+        (ValueKind::Integer { unsigned }, v) => match (v, unsigned) {
+            (MyValue::Int(i), true) => Value::UInt(i as u64),
+            (MyValue::Int(i), false) => Value::Int(i),
+            (MyValue::UInt(u), true) => Value::UInt(u),
+            (MyValue::UInt(u), false) => Value::Int(u as i64),
+            (other, _) => return Err(format!("unexpected integer value {other:?}")),
+        },
+        (ValueKind::Float, MyValue::Float(f)) => Value::Float(f),
+        (ValueKind::Float, MyValue::Double(d)) => Value::Float(d as f32),
+        (ValueKind::Double, MyValue::Double(d)) => Value::Double(d),
+        (ValueKind::Double, MyValue::Float(f)) => Value::Double(f64::from(f)),
+        (ValueKind::Decimal, MyValue::Bytes(b)) => {
             Value::Decimal(String::from_utf8(b).map_err(|_| "decimal is not text")?)
         }
-        ("bit", MyValue::Bytes(b)) => {
+        (ValueKind::Bit, MyValue::Bytes(b)) => {
             if b.len() > 8 {
                 return Err("BIT wider than 64 bits".into());
             }
             Value::Bit(b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
         }
-        ("year", MyValue::Int(y)) => {
+        (ValueKind::Year, MyValue::Int(y)) => {
             Value::Year(u16::try_from(y).map_err(|_| "year out of range")?)
         }
-        ("year", MyValue::UInt(y)) => {
+        (ValueKind::Year, MyValue::UInt(y)) => {
             Value::Year(u16::try_from(y).map_err(|_| "year out of range")?)
         }
-        ("date", MyValue::Date(year, month, day, ..)) => Value::Date(Date { year, month, day }),
-        ("datetime", MyValue::Date(year, month, day, hour, minute, second, micros)) => {
+        (ValueKind::Date, MyValue::Date(year, month, day, ..)) => {
+            Value::Date(Date { year, month, day })
+        }
+        (ValueKind::DateTime, MyValue::Date(year, month, day, hour, minute, second, micros)) => {
             Value::DateTime(DateTime {
                 date: Date { year, month, day },
                 hour,
@@ -66,13 +124,13 @@ pub fn convert(column: &SnapshotColumn, value: MyValue) -> Result<Value, String>
                 fsp: column.fsp,
             })
         }
-        ("timestamp", MyValue::Int(seconds)) => timestamp(column, &seconds.to_string())?,
-        ("timestamp", MyValue::UInt(seconds)) => timestamp(column, &seconds.to_string())?,
-        ("timestamp", MyValue::Bytes(b)) => timestamp(
+        (ValueKind::Timestamp, MyValue::Int(seconds)) => timestamp(column, &seconds.to_string())?,
+        (ValueKind::Timestamp, MyValue::UInt(seconds)) => timestamp(column, &seconds.to_string())?,
+        (ValueKind::Timestamp, MyValue::Bytes(b)) => timestamp(
             column,
             std::str::from_utf8(&b).map_err(|_| "timestamp is not text")?,
         )?,
-        ("time", MyValue::Time(negative, days, hours, minutes, seconds, micros)) => {
+        (ValueKind::Time, MyValue::Time(negative, days, hours, minutes, seconds, micros)) => {
             Value::Time(Time {
                 negative,
                 hours: days * 24 + u32::from(hours),
@@ -82,23 +140,21 @@ pub fn convert(column: &SnapshotColumn, value: MyValue) -> Result<Value, String>
                 fsp: column.fsp,
             })
         }
-        ("enum", MyValue::Bytes(b)) => Value::Enum(EnumValue::Name(text(column, b)?)),
-        ("set", MyValue::Bytes(b)) => {
-            let names = text(column, b)?;
+        (ValueKind::Enum(decoding), MyValue::Bytes(b)) => {
+            Value::Enum(EnumValue::Name(member_names(column, decoding, b)?))
+        }
+        (ValueKind::Set(decoding), MyValue::Bytes(b)) => {
+            let names = member_names(column, decoding, b)?;
             Value::Set(SetValue::Names(if names.is_empty() {
                 Vec::new()
             } else {
                 names.split(',').map(str::to_string).collect()
             }))
         }
-        ("json", MyValue::Bytes(b)) => {
+        (ValueKind::Json, MyValue::Bytes(b)) => {
             Value::Json(serde_json::from_slice(&b).map_err(|e| format!("JSON: {e}"))?)
         }
-        (
-            "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
-            | "multipolygon" | "geometrycollection" | "geomcollection",
-            MyValue::Bytes(b),
-        ) => {
+        (ValueKind::Geometry, MyValue::Bytes(b)) => {
             let (srid, wkb) = b
                 .split_at_checked(4)
                 .ok_or("geometry shorter than its SRID")?;
@@ -107,7 +163,7 @@ pub fn convert(column: &SnapshotColumn, value: MyValue) -> Result<Value, String>
                 wkb: wkb.to_vec(),
             }
         }
-        ("vector", MyValue::Bytes(b)) => {
+        (ValueKind::Vector, MyValue::Bytes(b)) => {
             if !b.len().is_multiple_of(4) {
                 return Err("vector length is not a multiple of 4 bytes".into());
             }
@@ -117,20 +173,24 @@ pub fn convert(column: &SnapshotColumn, value: MyValue) -> Result<Value, String>
                     .collect(),
             )
         }
-        (_, MyValue::Bytes(b)) => match &column.charset {
-            Some(charset) => TextDecoding::for_charset(charset).decode(b),
-            None => Value::Bytes(b),
-        },
+        (ValueKind::Text(decoding), MyValue::Bytes(b)) => decoding.decode(b),
+        (_, MyValue::Bytes(b)) => Value::Bytes(b),
         (_, other) => return Err(format!("unexpected value {other:?}")),
     })
 }
 
 /// An ENUM or SET member list decoded from the column's charset.
-fn text(column: &SnapshotColumn, bytes: Vec<u8>) -> Result<String, String> {
-    let charset = column.charset.as_deref().unwrap_or("binary");
-    match TextDecoding::for_charset(charset).decode(bytes) {
+fn member_names(
+    column: &SnapshotColumn,
+    decoding: &TextDecoding,
+    bytes: Vec<u8>,
+) -> Result<String, String> {
+    match decoding.decode(bytes) {
         Value::Text(s) => Ok(s),
-        _ => Err(format!("member name is not valid {charset}")),
+        _ => Err(format!(
+            "member name is not valid {}",
+            column.charset.as_deref().unwrap_or("binary")
+        )),
     }
 }
 
@@ -183,13 +243,13 @@ mod tests {
     use super::*;
 
     fn column(data_type: &str, unsigned: bool, charset: Option<&str>, fsp: u8) -> SnapshotColumn {
-        SnapshotColumn {
-            name: "c".into(),
-            data_type: data_type.into(),
+        SnapshotColumn::new(
+            "c".into(),
+            data_type.into(),
             unsigned,
-            charset: charset.map(str::to_string),
+            charset.map(str::to_string),
             fsp,
-        }
+        )
     }
 
     #[test]

@@ -23,6 +23,7 @@ use sluice_core::{BinlogPosition, Event, EventKind, Op, RowChange, RowImage, Tab
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::discovery::SnapshotTable;
+use super::error::SnapshotError;
 use super::producer::AnnouncedChunk;
 use super::progress::SnapshotProgress;
 use super::watermark::MARK_COLUMN;
@@ -44,9 +45,14 @@ struct Delivered {
     _permit: OwnedSemaphorePermit,
 }
 
-/// The producer stopped before a chunk's rows came (its error says why).
+/// Why a merge could not go on.
 #[derive(Debug)]
-pub struct ProducerGone;
+pub enum MergeError {
+    /// The producer stopped before a chunk's rows came (its error says why).
+    ProducerGone,
+    /// A chunk's rows could not be converted.
+    Chunk(SnapshotError),
+}
 
 /// The merge state of one task's snapshot.
 pub struct Window {
@@ -96,7 +102,7 @@ impl Window {
     pub async fn merge(
         &mut self,
         events: &mut Vec<Event>,
-    ) -> Result<Vec<(BinlogPosition, Option<SnapshotProgress>)>, ProducerGone> {
+    ) -> Result<Vec<(BinlogPosition, Option<SnapshotProgress>)>, MergeError> {
         let mut done = Vec::new();
         let mut out = Vec::with_capacity(events.len());
         for event in events.drain(..) {
@@ -127,7 +133,7 @@ impl Window {
         mark: Option<&str>,
         event: &Event,
         out: &mut Vec<Event>,
-    ) -> Result<(), ProducerGone> {
+    ) -> Result<(), MergeError> {
         let Some(mark) = mark else { return Ok(()) };
         self.pull();
         if matches!(&self.phase, Phase::Open { chunk, .. } if chunk.high == mark) {
@@ -139,14 +145,20 @@ impl Window {
             {
                 // Sent right after the high mark committed: here at once, or the producer
                 // failed.
-                let read = chunk.rows.await.map_err(|_| ProducerGone)?;
+                let read = chunk
+                    .rows
+                    .await
+                    .map_err(|_| MergeError::ProducerGone)?
+                    .map_err(MergeError::Chunk)?;
                 let table = schema
                     .filter(|s| same_columns(s, &chunk.table.schema))
                     .unwrap_or_else(|| chunk.table.schema.clone());
                 let mut row_index = event.position.row;
                 out.reserve(read.rows.len());
                 for image in read.rows {
-                    if changed.contains(&key_text(&chunk.table.key, &image)) {
+                    // Most windows see no change of the chunk's table: no key to compare.
+                    if !changed.is_empty() && changed.contains(&key_text(&chunk.table.key, &image))
+                    {
                         continue;
                     }
                     let mut position = event.position.clone();
@@ -278,13 +290,7 @@ mod tests {
     }
 
     fn users() -> Arc<SnapshotTable> {
-        let column = |name: &str| SnapshotColumn {
-            name: name.into(),
-            data_type: "int".into(),
-            unsigned: false,
-            charset: None,
-            fsp: 0,
-        };
+        let column = |name: &str| SnapshotColumn::new(name.into(), "int".into(), false, None, 0);
         Arc::new(SnapshotTable {
             database: "app".into(),
             table: "users".into(),
@@ -367,7 +373,7 @@ mod tests {
         })
         .ok()
         .unwrap();
-        rows_tx.send(ReadChunk { rows, next }).ok().unwrap();
+        rows_tx.send(Ok(ReadChunk { rows, next })).ok().unwrap();
         Window::new("ops", "signal", rx)
     }
 
@@ -505,10 +511,10 @@ mod tests {
         let mut rows = senders.into_iter();
         rows.next()
             .unwrap()
-            .send(ReadChunk {
+            .send(Ok(ReadChunk {
                 rows: vec![image(1, 10)],
                 next: progress(1),
-            })
+            }))
             .ok()
             .unwrap();
         let binlog = schema("app", "users", &["id", "v"]);
@@ -538,10 +544,10 @@ mod tests {
         );
         rows.next()
             .unwrap()
-            .send(ReadChunk {
+            .send(Ok(ReadChunk {
                 rows: vec![image(2, 20), image(3, 30)],
                 next: None,
-            })
+            }))
             .ok()
             .unwrap();
         let mut tail = vec![mark("m2", 9), commit(10)];

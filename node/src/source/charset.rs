@@ -5,6 +5,8 @@
 //! valid in the column's charset are kept as bytes (`Value::UndecodedText`) rather than replaced
 //! or guessed at, because a silently garbled string is the bug CDC users report most.
 
+use std::borrow::Cow;
+
 use encoding_rs::Encoding;
 use mysql_common::collations::{Collation, CollationId};
 use sluice_core::Value;
@@ -81,7 +83,13 @@ impl TextDecoding {
             },
             TextDecoding::Encoding(enc) => {
                 match enc.decode_without_bom_handling_and_without_replacement(&bytes) {
-                    Some(text) => Value::Text(text.into_owned()),
+                    // Borrowed: the bytes are already the UTF-8 text (ASCII in a single-byte
+                    // charset, the common case), so they become the string without a copy.
+                    Some(Cow::Borrowed(_)) => match String::from_utf8(bytes) {
+                        Ok(text) => Value::Text(text),
+                        Err(e) => undecoded(enc.name(), e.into_bytes()),
+                    },
+                    Some(Cow::Owned(text)) => Value::Text(text),
                     None => undecoded(enc.name(), bytes),
                 }
             }
