@@ -44,14 +44,14 @@ impl ChunkReader {
         Ok(ChunkReader { conn })
     }
 
-    /// Reads up to `limit` rows of `table` after key `after` (from the start when `None`).
+    /// Reads up to `limit` rows of `table` with keys in `range`.
     pub async fn read(
         &mut self,
         table: &SnapshotTable,
-        after: Option<&[KeyValue]>,
+        range: KeyRange<'_>,
         limit: u32,
     ) -> Result<Chunk, SnapshotError> {
-        let (sql, params) = chunk_query(table, after, limit);
+        let (sql, params) = chunk_query(table, range, limit);
         let what = || format!("reading a chunk of `{}`.`{}`", table.database, table.table);
         let mut result = self
             .conn
@@ -69,6 +69,91 @@ impl ChunkReader {
             None => None,
         };
         Ok(Chunk { rows, last_key })
+    }
+}
+
+/// An integer key's extent, for splitting its table into ranges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyBounds {
+    /// The table's smallest and largest key.
+    pub min: i128,
+    pub max: i128,
+    /// The smallest key after the snapshot's start in the table (`min` from its start).
+    pub from: i128,
+    /// The server's estimate of the table's rows (`information_schema.TABLES`).
+    pub rows: u64,
+}
+
+impl ChunkReader {
+    /// The extent of `table`'s single integer key from `after` on; `None` when no row has a
+    /// key after `after`.
+    pub async fn key_bounds(
+        &mut self,
+        table: &SnapshotTable,
+        after: Option<&[KeyValue]>,
+    ) -> Result<Option<KeyBounds>, SnapshotError> {
+        let what = || {
+            format!(
+                "finding the key range of `{}`.`{}`",
+                table.database, table.table
+            )
+        };
+        let name = format!("{}.{}", quote(&table.database), quote(&table.table));
+        let key = table
+            .key
+            .first()
+            .map_or_else(String::new, |&k| quote(&table.columns[k].name));
+        let (min, max): (Option<mysql_async::Value>, Option<mysql_async::Value>) = self
+            .conn
+            .query_first(format!("SELECT MIN({key}), MAX({key}) FROM {name}"))
+            .await
+            .map_err(query(what()))?
+            .unwrap_or((None, None));
+        let (Some(min), Some(max)) = (min.and_then(integer), max.and_then(integer)) else {
+            return Ok(None);
+        };
+        let from = match after {
+            Some(after) => {
+                let first: Option<Option<mysql_async::Value>> = self
+                    .conn
+                    .exec_first(
+                        format!("SELECT MIN({key}) FROM {name} WHERE {key} > ?"),
+                        after.iter().map(key_param).collect::<Vec<_>>(),
+                    )
+                    .await
+                    .map_err(query(what()))?;
+                match first.flatten().and_then(integer) {
+                    Some(from) => from,
+                    None => return Ok(None),
+                }
+            }
+            None => min,
+        };
+        let rows: Option<Option<u64>> = self
+            .conn
+            .exec_first(
+                "SELECT TABLE_ROWS FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (&table.database, &table.table),
+            )
+            .await
+            .map_err(query(what()))?;
+        Ok(Some(KeyBounds {
+            min,
+            max,
+            from,
+            rows: rows.flatten().unwrap_or(0),
+        }))
+    }
+}
+
+/// An integer as the server returned it (binary or text protocol).
+fn integer(value: mysql_async::Value) -> Option<i128> {
+    match value {
+        mysql_async::Value::Int(i) => Some(i128::from(i)),
+        mysql_async::Value::UInt(u) => Some(i128::from(u)),
+        mysql_async::Value::Bytes(b) => std::str::from_utf8(&b).ok()?.parse().ok(),
+        _ => None,
     }
 }
 
@@ -127,11 +212,20 @@ fn row_key(table: &SnapshotTable, row: &mysql_async::Row) -> Result<Vec<KeyValue
         .collect()
 }
 
-/// `SELECT cols FROM t WHERE key > after ORDER BY key LIMIT n`, the row comparison spelled
-/// out as `(k1 > ?) OR (k1 = ? AND k2 > ?) ...` so every server uses the key's index for it.
+/// Which keys a chunk reads: after `after` (from the table's first key when `None`), up to and
+/// including `upto` (to its last when `None`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyRange<'a> {
+    pub after: Option<&'a [KeyValue]>,
+    pub upto: Option<&'a [KeyValue]>,
+}
+
+/// `SELECT cols FROM t WHERE key > after AND key <= upto ORDER BY key LIMIT n`, each row
+/// comparison spelled out as `(k1 > ?) OR (k1 = ? AND k2 > ?) ...` so every server uses the
+/// key's index for it.
 pub fn chunk_query(
     table: &SnapshotTable,
-    after: Option<&[KeyValue]>,
+    range: KeyRange<'_>,
     limit: u32,
 ) -> (String, Vec<mysql_async::Value>) {
     let columns: Vec<String> = table
@@ -151,22 +245,52 @@ pub fn chunk_query(
         quote(&table.table)
     );
     let mut params = Vec::new();
-    if let Some(after) = after {
-        let mut branches = Vec::new();
-        for n in 0..key.len().min(after.len()) {
-            let mut terms = Vec::new();
-            for k in 0..n {
-                terms.push(format!("{} = ?", key[k]));
-                params.push(key_param(&after[k]));
-            }
-            terms.push(format!("{} > ?", key[n]));
-            params.push(key_param(&after[n]));
-            branches.push(format!("({})", terms.join(" AND ")));
-        }
-        sql.push_str(&format!(" WHERE {}", branches.join(" OR ")));
+    let mut conditions = Vec::new();
+    if let Some(after) = range.after {
+        conditions.push(row_comparison(&key, after, ">", false, &mut params));
+    }
+    if let Some(upto) = range.upto {
+        conditions.push(row_comparison(&key, upto, "<", true, &mut params));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
     }
     sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", key.join(", ")));
     (sql, params)
+}
+
+/// `key OP values` compared row-wise (lexicographically), `OP` being `>` or `<`, or-equal
+/// when `or_equal`: one branch per key column, `(k1 OP ?) OR (k1 = ? AND k2 OP ?) ...`, and
+/// the all-equal branch last when `or_equal`.
+fn row_comparison(
+    key: &[String],
+    values: &[KeyValue],
+    op: &str,
+    or_equal: bool,
+    params: &mut Vec<mysql_async::Value>,
+) -> String {
+    let n = key.len().min(values.len());
+    let mut branches = Vec::new();
+    for last in 0..n {
+        let mut terms = Vec::new();
+        for k in 0..last {
+            terms.push(format!("{} = ?", key[k]));
+            params.push(key_param(&values[k]));
+        }
+        terms.push(format!("{} {op} ?", key[last]));
+        params.push(key_param(&values[last]));
+        branches.push(format!("({})", terms.join(" AND ")));
+    }
+    if or_equal {
+        let terms: Vec<String> = (0..n)
+            .map(|k| {
+                params.push(key_param(&values[k]));
+                format!("{} = ?", key[k])
+            })
+            .collect();
+        branches.push(format!("({})", terms.join(" AND ")));
+    }
+    format!("({})", branches.join(" OR "))
 }
 
 #[cfg(test)]
@@ -200,7 +324,7 @@ mod tests {
 
     #[test]
     fn the_first_chunk_has_no_where() {
-        let (sql, params) = chunk_query(&table(), None, 10);
+        let (sql, params) = chunk_query(&table(), KeyRange::default(), 10);
         assert_eq!(
             sql,
             "SELECT `a`, `b`, UNIX_TIMESTAMP(`ts`) FROM `shop`.`order``s` ORDER BY `a`, `b` LIMIT 10"
@@ -211,9 +335,16 @@ mod tests {
     #[test]
     fn later_chunks_start_after_the_last_key() {
         let after = [KeyValue::Int(7), KeyValue::Text("x".into())];
-        let (sql, params) = chunk_query(&table(), Some(&after), 5);
+        let (sql, params) = chunk_query(
+            &table(),
+            KeyRange {
+                after: Some(&after),
+                upto: None,
+            },
+            5,
+        );
         assert!(
-            sql.ends_with("WHERE (`a` > ?) OR (`a` = ? AND `b` > ?) ORDER BY `a`, `b` LIMIT 5"),
+            sql.ends_with("WHERE ((`a` > ?) OR (`a` = ? AND `b` > ?)) ORDER BY `a`, `b` LIMIT 5"),
             "{sql}"
         );
         assert_eq!(
@@ -223,6 +354,50 @@ mod tests {
                 mysql_async::Value::Int(7),
                 mysql_async::Value::Bytes(b"x".to_vec())
             ]
+        );
+    }
+
+    #[test]
+    fn a_key_range_has_an_inclusive_upper_end() {
+        let (after, upto) = ([KeyValue::Int(7)], [KeyValue::Int(9)]);
+        let mut one_column = table();
+        one_column.key = vec![0];
+        let (sql, params) = chunk_query(
+            &one_column,
+            KeyRange {
+                after: Some(&after),
+                upto: Some(&upto),
+            },
+            5,
+        );
+        assert!(
+            sql.ends_with("WHERE ((`a` > ?)) AND ((`a` < ?) OR (`a` = ?)) ORDER BY `a` LIMIT 5"),
+            "{sql}"
+        );
+        assert_eq!(
+            params,
+            vec![
+                mysql_async::Value::Int(7),
+                mysql_async::Value::Int(9),
+                mysql_async::Value::Int(9)
+            ]
+        );
+        // Two columns: below (9, "y"), or equal to it.
+        let upto = [KeyValue::Int(9), KeyValue::Text("y".into())];
+        let (sql, _) = chunk_query(
+            &table(),
+            KeyRange {
+                after: None,
+                upto: Some(&upto),
+            },
+            5,
+        );
+        assert!(
+            sql.ends_with(
+                "WHERE ((`a` < ?) OR (`a` = ? AND `b` < ?) OR (`a` = ? AND `b` = ?)) \
+                 ORDER BY `a`, `b` LIMIT 5"
+            ),
+            "{sql}"
         );
     }
 }

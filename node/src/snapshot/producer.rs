@@ -1,27 +1,28 @@
-//! Reads chunks ahead of the stream: a task of its own writes a chunk's low mark, reads it,
-//! writes its high mark, and goes on to the next chunk while the previous one still waits for
-//! its marks in the binlog. Reading, the marks' round trip through the binlog and the sinks'
-//! work so overlap instead of taking turns.
+//! Reads chunks ahead of the stream, several at once: each reader ([`super::lane`], a
+//! reading connection and a watermark connection on a thread of its own) writes a chunk's low
+//! mark, reads the chunk and writes its high mark, while the chunks read before wait for their
+//! marks in the binlog. Reading, the marks' round trip through the binlog and the sinks' work so
+//! overlap instead of taking turns, and the server scans several key ranges at once.
 //!
-//! Why reading ahead keeps the output correct: the producer is sequential, so chunk N+1's
-//! window opens where chunk N's closed (at the same mark), and the windows follow one another
-//! in the binlog without overlapping; each is merged exactly as a lone chunk would be
-//! ([`super::window`]). A chunk is announced (its mark names) before its low mark is written,
-//! so the window knows every mark it meets; its rows follow once its high mark is committed.
-//! At most `ahead` chunks are announced and not yet delivered (a permit each), bounding memory.
-//! The producer only reads; each chunk's rows are converted to Sluice values on the task's
-//! runtime ([`ChunkPlan::converter`]), off the reading thread, while the next chunk is read.
+//! Why this keeps the output correct: each chunk's `SELECT` runs between its own two marks, on
+//! its own connection, so each chunk's window is exactly a lone chunk's window of the DBLog
+//! algorithm ([`super::window`]); chunks read at once cover disjoint key ranges
+//! ([`super::splitter`]), so their windows may overlap in the binlog without touching each
+//! other's keys. A chunk is announced (its mark names) before its low mark is written, so the
+//! window knows every mark it meets; its rows follow once its high mark is committed. At most
+//! `ahead` chunks are announced and not yet delivered (a permit each), bounding memory.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
-use super::chunk_reader::{convert_rows, ChunkReader};
+use super::chunk_reader::ChunkReader;
 use super::discovery::SnapshotTable;
 use super::error::SnapshotError;
-use super::progress::SnapshotProgress;
+use super::lane::{ChunkJob, LaneDone, LaneThread};
+use super::progress::{KeyValue, SnapshotProgress};
 use super::snapshotter::{start_of, SnapshotScope};
-use super::watermark::WatermarkWriter;
+use super::splitter::{ChunkEnd, Splitter};
 
 /// A chunk the producer started: its marks now, its rows once its high mark is written.
 pub struct AnnouncedChunk {
@@ -34,16 +35,25 @@ pub struct AnnouncedChunk {
     pub permit: OwnedSemaphorePermit,
 }
 
-/// A chunk's rows, and where the snapshot continues after it (`None`: done).
+/// The part of the snapshot's key space a read chunk covers: table `table` (an index into the
+/// snapshot's tables), keys after `after` up to `end`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkSpan {
+    pub table: usize,
+    pub after: Option<Vec<KeyValue>>,
+    pub end: ChunkEnd,
+}
+
+/// A chunk's rows and what it covers.
 pub struct ReadChunk {
     pub rows: Vec<sluice_core::RowImage>,
-    pub next: Option<SnapshotProgress>,
+    pub span: ChunkSpan,
 }
 
 /// What the producer has read so far, for the task's status.
 #[derive(Debug, Clone, Default)]
 pub struct ProducerState {
-    /// Where the next chunk starts; `None` once every table is read.
+    /// The table being read; `None` once every chunk is read.
     pub next: Option<SnapshotProgress>,
     pub rows: u64,
 }
@@ -51,144 +61,116 @@ pub struct ProducerState {
 /// What the producer reads, and where it reports.
 pub struct ChunkPlan {
     pub tables: Vec<Arc<SnapshotTable>>,
-    pub next: Option<SnapshotProgress>,
+    /// Where the snapshot starts: a table (index) and the key after which it continues.
+    pub start: Option<(usize, Option<Vec<KeyValue>>)>,
     pub scope: SnapshotScope,
     pub chunk_rows: u32,
     /// Makes this run's marks unique, so marks of a crashed run replayed from the binlog are
     /// never taken for this run's.
     pub run: String,
     pub state: Arc<Mutex<ProducerState>>,
-    /// Where chunks are converted: the task's runtime, so the conversion of one chunk runs on
-    /// another core while the producer reads the next.
-    pub converter: tokio::runtime::Handle,
 }
 
-/// The producer: its plan and its two connections.
+/// The producer: its plan, its lanes (and where they answer), and the connection the splitter
+/// asks for key ranges.
 pub struct ChunkProducer {
     pub plan: ChunkPlan,
-    pub reader: ChunkReader,
-    pub marks: WatermarkWriter,
+    pub lanes: Vec<LaneThread>,
+    pub done: mpsc::UnboundedReceiver<LaneDone>,
+    pub planner: ChunkReader,
 }
 
 impl ChunkProducer {
-    /// Reads every chunk in order, announcing each on `announce`, at most `ahead` undelivered.
-    /// Ends when every table is read or the receiving side is gone.
-    ///
-    /// One mark between two chunks is both the high mark of the one and the low mark of the
-    /// next (mark k closes chunk k and opens chunk k+1): each chunk's `SELECT` still runs
-    /// between its two marks, and every mark costs a commit, so this halves them. Chunk k+1 is
-    /// announced before mark k is written, so the window knows it when the mark arrives.
+    /// Reads every chunk, on every lane at once, announcing each on `announce`, at most
+    /// `ahead` undelivered. Ends when every table is read or the receiving side is gone; the
+    /// first failure ends it (the lanes finish the chunk in hand and stop).
     pub async fn run(
         mut self,
         announce: mpsc::UnboundedSender<AnnouncedChunk>,
         ahead: usize,
     ) -> Result<(), SnapshotError> {
+        let plan = &self.plan;
         let permits = Arc::new(Semaphore::new(ahead.max(1)));
-        let mut marks = 0u64;
-        let Some(mut at) = self.plan.next.take() else {
-            return Ok(());
-        };
-        let mark = |k: u64| format!("{}:{k}", self.plan.run);
-        let Some(mut rows_tx) = self
-            .announce(&at, mark(0), mark(1), &permits, &announce)
-            .await?
-        else {
-            return Ok(());
-        };
-        self.marks.write(&mark(0)).await?;
+        let readers = u32::try_from(self.lanes.len()).unwrap_or(u32::MAX);
+        let mut splitter = Splitter::new(
+            plan.tables.clone(),
+            plan.start.clone(),
+            plan.chunk_rows,
+            readers,
+        );
+        let mut idle: Vec<usize> = (0..self.lanes.len()).rev().collect();
+        let mut in_flight = 0usize;
+        let mut chunks = 0u64;
         loop {
-            marks += 1;
-            let index = self.table_index(&at)?;
-            let table = self.plan.tables[index].clone();
-            let chunk = self
-                .reader
-                .read(&table, at.after.as_deref(), self.plan.chunk_rows)
-                .await?;
-            let full = chunk.rows.len() >= self.plan.chunk_rows as usize;
-            let next = match (full, chunk.last_key) {
-                (true, Some(key)) => Some(SnapshotProgress {
-                    after: Some(key),
-                    ..at
-                }),
-                _ => {
-                    tracing::info!(table = %format!("`{}`.`{}`", table.database, table.table),
-                        "Snapshot read the whole table.");
-                    self.plan
-                        .tables
-                        .get(index + 1)
-                        .map(|t| start_of(t, &self.plan.scope))
+            while let Some(&lane) = idle.last() {
+                let Some(spec) = splitter.next(&mut self.planner).await? else {
+                    break;
+                };
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return Ok(());
+                };
+                chunks += 1;
+                let table = plan.tables[spec.table].clone();
+                let low = format!("{}:{chunks}:low", plan.run);
+                let high = format!("{}:{chunks}:high", plan.run);
+                let (rows_tx, rows_rx) = oneshot::channel();
+                let announced = AnnouncedChunk {
+                    low: low.clone(),
+                    high: high.clone(),
+                    table: table.clone(),
+                    rows: rows_rx,
+                    permit,
+                };
+                if announce.send(announced).is_err() {
+                    return Ok(());
                 }
-            };
-            // The next chunk opens at this chunk's closing mark: announced before it is written.
-            let next_rows = match &next {
-                Some(n) => {
-                    match self
-                        .announce(n, mark(marks), mark(marks + 1), &permits, &announce)
-                        .await?
-                    {
-                        Some(tx) => Some(tx),
-                        None => return Ok(()),
-                    }
+                let job = ChunkJob {
+                    spec,
+                    table,
+                    marks: (low, high),
+                    limit: plan.chunk_rows,
+                    rows: rows_tx,
+                };
+                if !self.lanes[lane].give(job) {
+                    return Err(lane_gone());
                 }
-                None => None,
-            };
-            self.marks.write(&mark(marks)).await?;
-            {
-                let mut state = self.plan.state.lock().unwrap_or_else(|e| e.into_inner());
-                state.rows += chunk.rows.len() as u64;
-                state.next = next.clone();
+                idle.pop();
+                in_flight += 1;
+                plan.report(splitter.planning(), 0);
             }
-            let (raw, after) = (chunk.rows, next.clone());
-            self.plan.converter.spawn(async move {
-                let read = convert_rows(&table, raw).map(|rows| ReadChunk { rows, next: after });
-                // Nobody waits for it any more when the snapshot was dropped.
-                let _ = rows_tx.send(read);
-            });
-            match (next, next_rows) {
-                (Some(n), Some(tx)) => {
-                    at = n;
-                    rows_tx = tx;
-                }
-                _ => return Ok(()),
+            if in_flight == 0 {
+                // Nothing in flight and nothing left to hand out.
+                plan.report(None, 0);
+                return Ok(());
             }
+            let done = self.done.recv().await.ok_or_else(lane_gone)?;
+            in_flight -= 1;
+            let outcome = done.outcome?;
+            if !outcome.full && done.spec.upto.is_none() {
+                let table = &plan.tables[done.spec.table];
+                tracing::info!(table = %format!("`{}`.`{}`", table.database, table.table),
+                    "Snapshot read the table's last chunk.");
+            }
+            splitter.read(&done.spec, outcome.full, outcome.last_key.as_ref());
+            plan.report(splitter.planning(), outcome.rows);
+            idle.push(done.lane);
         }
     }
+}
 
-    /// Where `at`'s table is in the list (always there: `at` comes from it).
-    fn table_index(&self, at: &SnapshotProgress) -> Result<usize, SnapshotError> {
-        self.plan
-            .tables
-            .iter()
-            .position(|t| t.database == at.database && t.table == at.table)
-            .ok_or_else(|| SnapshotError::Query {
-                what: format!("reading `{}`.`{}`", at.database, at.table),
-                detail: "the table is not among the snapshot's tables".into(),
-            })
+fn lane_gone() -> SnapshotError {
+    SnapshotError::Query {
+        what: "reading chunks".into(),
+        detail: "a snapshot reader's thread stopped".into(),
     }
+}
 
-    /// Takes a permit and announces the chunk at `at` between marks `low` and `high`; returns
-    /// where its rows go (`None`: nobody listens any more).
-    async fn announce(
-        &self,
-        at: &SnapshotProgress,
-        low: String,
-        high: String,
-        permits: &Arc<Semaphore>,
-        announce: &mpsc::UnboundedSender<AnnouncedChunk>,
-    ) -> Result<Option<oneshot::Sender<Result<ReadChunk, SnapshotError>>>, SnapshotError> {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return Ok(None);
-        };
-        let table = self.plan.tables[self.table_index(at)?].clone();
-        let (rows_tx, rows_rx) = oneshot::channel();
-        let chunk = AnnouncedChunk {
-            low,
-            high,
-            table,
-            rows: rows_rx,
-            permit,
-        };
-        Ok(announce.send(chunk).is_ok().then_some(rows_tx))
+impl ChunkPlan {
+    /// Records for the status which table is being read and how many more rows were read.
+    fn report(&self, table: Option<usize>, rows: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.rows += rows as u64;
+        state.next = table.map(|t| start_of(&self.tables[t], &self.scope));
     }
 }
 

@@ -1,13 +1,7 @@
-//! Runs the chunk producer on a thread of its own, on a single-threaded tokio runtime that also
-//! owns its two connections.
-//!
-//! Why: the producer's hot loop reads a result set row by row from one socket. On the task's
-//! multi-threaded runtime each socket readiness crosses threads (the I/O driver runs on one
-//! worker, the task on another), and the server and the reader stop overlapping: reading
-//! 1,000,000 rows with mysql_async took 1.2-1.4 s and 0.65 CPU-seconds there, against 1.0 s and
-//! 0.46 CPU-seconds on a current-thread runtime (docs/benchmarks.md, "Snapshot"). The producer
-//! talks to the task only through channels, a semaphore and a mutex, which work across
-//! runtimes.
+//! Runs the chunk producer on a thread of its own (a single-threaded runtime holding the
+//! splitter's connection), with its lanes on threads of their own ([`super::lane`]). The
+//! producer talks to the task only through channels, a semaphore and a mutex, which work
+//! across runtimes.
 
 use mysql_async::Opts;
 use tokio::sync::{mpsc, oneshot};
@@ -15,8 +9,8 @@ use tracing::Instrument;
 
 use super::chunk_reader::ChunkReader;
 use super::error::SnapshotError;
+use super::lane::{LaneThread, MarkRow};
 use super::producer::{AnnouncedChunk, ChunkPlan, ChunkProducer};
-use super::watermark::WatermarkWriter;
 
 /// Where the producer writes its marks.
 pub struct SignalTable {
@@ -40,13 +34,59 @@ fn stopped() -> SnapshotError {
     }
 }
 
+/// Runs `work` on a new thread named `name`, on a single-threaded runtime of its own. If the
+/// runtime cannot be built, `work` is dropped unrun (its senders with it: the caller's
+/// receivers see that).
+pub(super) fn run_on_own_thread(
+    name: String,
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), SnapshotError> {
+    let (thread, for_log) = (name.clone(), name.clone());
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(work),
+                Err(e) => tracing::error!(thread = %for_log, error = %e,
+                    "Cannot start a snapshot thread's runtime."),
+            }
+        })
+        .map(drop)
+        .map_err(|e| SnapshotError::Query {
+            what: format!("starting the snapshot's thread `{thread}`"),
+            detail: e.to_string(),
+        })
+}
+
+/// Tells the starter whether the connections opened; the connections when they did.
+pub(super) fn report_opened<T>(
+    opened: Result<T, SnapshotError>,
+    starter: oneshot::Sender<Result<(), SnapshotError>>,
+) -> Option<T> {
+    match opened {
+        Ok(connections) => {
+            let _ = starter.send(Ok(()));
+            Some(connections)
+        }
+        Err(e) => {
+            let _ = starter.send(Err(e));
+            None
+        }
+    }
+}
+
 impl ProducerThread {
-    /// Starts the thread, opens the producer's connections there (their errors are returned
-    /// here) and runs `plan`, announcing chunks on `announce`, at most `ahead` undelivered.
+    /// Starts the thread, opens the producer's connections there (`readers` lanes of two,
+    /// and one to plan with; their errors are returned here) and runs `plan`, announcing
+    /// chunks on `announce`, at most `ahead` undelivered.
     pub async fn start(
         opts: Opts,
         signal: SignalTable,
         plan: ChunkPlan,
+        readers: usize,
         announce: mpsc::UnboundedSender<AnnouncedChunk>,
         ahead: usize,
     ) -> Result<Self, SnapshotError> {
@@ -55,27 +95,36 @@ impl ProducerThread {
         let (stop, stop_rx) = oneshot::channel::<()>();
         let span = tracing::Span::current();
         let work = async move {
+            let (done_tx, done) = mpsc::unbounded_channel();
             let opened = async {
-                let marks =
-                    WatermarkWriter::open(&opts, &signal.database, &signal.table, &signal.task)
-                        .await?;
-                Ok::<_, SnapshotError>((marks, ChunkReader::open(&opts).await?))
+                let mut lanes = Vec::with_capacity(readers);
+                for lane in 0..readers {
+                    // A row of its own in the signal table per reader: marks of readers
+                    // writing at once never wait for each other's row lock.
+                    let row = if lane == 0 {
+                        signal.task.clone()
+                    } else {
+                        format!("{}#{}", signal.task, lane + 1)
+                    };
+                    let marks = MarkRow {
+                        database: signal.database.clone(),
+                        table: signal.table.clone(),
+                        row,
+                    };
+                    lanes
+                        .push(LaneThread::start(lane, opts.clone(), marks, done_tx.clone()).await?);
+                }
+                Ok::<_, SnapshotError>((lanes, ChunkReader::open(&opts).await?))
             }
             .await;
-            let (marks, reader) = match opened {
-                Ok(connections) => {
-                    let _ = opened_tx.send(Ok(()));
-                    connections
-                }
-                Err(e) => {
-                    let _ = opened_tx.send(Err(e));
-                    return;
-                }
+            let Some((lanes, planner)) = report_opened(opened, opened_tx) else {
+                return;
             };
             let producer = ChunkProducer {
                 plan,
-                reader,
-                marks,
+                lanes,
+                done,
+                planner,
             };
             let outcome = tokio::select! {
                 outcome = producer.run(announce, ahead) => outcome,
@@ -85,22 +134,7 @@ impl ProducerThread {
             let _ = result_tx.send(outcome);
         }
         .instrument(span);
-        std::thread::Builder::new()
-            .name("sluice-snapshot".into())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime.block_on(work),
-                    // `work` (and the sender in it) is dropped: `start` reports it below.
-                    Err(e) => tracing::error!(error = %e, "Cannot start the snapshot's runtime."),
-                }
-            })
-            .map_err(|e| SnapshotError::Query {
-                what: "starting the chunk reader's thread".into(),
-                detail: e.to_string(),
-            })?;
+        run_on_own_thread("sluice-snapshot".into(), work)?;
         opened_rx.await.map_err(|_| stopped())??;
         Ok(ProducerThread {
             result,

@@ -1,7 +1,7 @@
-//! Drives one task's snapshot beside its binlog stream: a [`ChunkProducer`] task reads the
-//! chunks between their marks, ahead of the stream; after each read of the stream the events
-//! are merged through the [`Window`], and the [`ProgressLedger`] records where each delivered
-//! chunk ended.
+//! Drives one task's snapshot beside its binlog stream: a producer on a thread of its own
+//! reads the chunks between their marks, several at once, ahead of the stream; after each read
+//! of the stream the events are merged through the [`Window`], the [`Frontier`] follows which
+//! part of the key space is delivered, and the [`ProgressLedger`] records where it moved.
 //!
 //! A snapshot reads either the tables the task's config selects (the initial snapshot) or the
 //! tables an on-demand request names ([`SnapshotScope`]); the scope rides in every progress
@@ -18,14 +18,16 @@ use sluice_core::Event;
 
 use super::discovery::{discover, SnapshotTable};
 use super::error::SnapshotError;
+use super::frontier::Frontier;
 use super::producer::{resume_point, ChunkPlan, ProducerState};
 use super::producer_thread::{ProducerThread, SignalTable};
 use super::progress::{ProgressLedger, SnapshotProgress};
 use super::window::{MergeError, Window};
 
-/// How many chunks the producer reads ahead of the one the stream delivers: one waiting for
-/// its high mark in the binlog while the next is read is enough to keep both sides busy.
-const CHUNKS_AHEAD: usize = 2;
+/// How many chunks, beyond one per reader, may be announced and not yet delivered: read chunks
+/// waiting for their high mark in the binlog while every reader reads the next. More did not
+/// read faster (bench/snapshot.sh) and only held more rows in memory.
+const CHUNKS_WAITING: usize = 2;
 
 /// Which tables a snapshot reads, and for whom.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -54,6 +56,7 @@ pub struct Snapshotter {
     /// Where the snapshot started (`None`: nothing to read).
     first: Option<SnapshotProgress>,
     window: Window,
+    frontier: Frontier,
     ledger: Arc<ProgressLedger>,
     producer: Option<ProducerThread>,
     state: Arc<Mutex<ProducerState>>,
@@ -134,26 +137,43 @@ impl Snapshotter {
             rows: 0,
         }));
         let (announce, announced) = tokio::sync::mpsc::unbounded_channel();
+        // Where the first chunk starts, as a table index and a key.
+        let start = first.as_ref().and_then(|p| {
+            let table = tables
+                .iter()
+                .position(|t| t.database == p.database && t.table == p.table)?;
+            Some((table, p.after.clone()))
+        });
         let plan = ChunkPlan {
             tables: tables.clone(),
-            next: first.clone(),
+            start: start.clone(),
             scope: scope.clone(),
             chunk_rows: config.chunk_rows,
             run: format!("{nanos:x}"),
             state: state.clone(),
-            converter: tokio::runtime::Handle::current(),
         };
         let signal = SignalTable {
             database: signal_db.to_string(),
             table: signal_table.to_string(),
             task: task.name.clone(),
         };
-        let producer = ProducerThread::start(opts, signal, plan, announce, CHUNKS_AHEAD).await?;
+        let readers = config.readers.max(1) as usize;
+        let plan_tables = tables.len();
+        let producer = ProducerThread::start(
+            opts,
+            signal,
+            plan,
+            readers,
+            announce,
+            readers + CHUNKS_WAITING,
+        )
+        .await?;
         Ok(Snapshotter {
             scope,
             tables,
             first,
             window: Window::new(signal_db, signal_table, announced),
+            frontier: Frontier::new(start, plan_tables),
             ledger,
             producer: Some(producer),
             state,
@@ -220,13 +240,28 @@ impl Snapshotter {
                 });
             }
         };
-        for (at, next) in delivered {
-            if next.is_none() {
-                tracing::info!("Snapshot complete: every table was read.");
+        for (at, span) in delivered {
+            if self.frontier.delivered(span) {
+                let progress = self.progress();
+                if progress.is_none() {
+                    tracing::info!("Snapshot complete: every table was read.");
+                }
+                self.ledger.record(at, progress);
             }
-            self.ledger.record(at, next);
         }
         Ok(())
+    }
+}
+
+impl Snapshotter {
+    /// Where the snapshot continues after the delivered prefix (`None`: complete).
+    fn progress(&self) -> Option<SnapshotProgress> {
+        let (table, after) = self.frontier.at()?;
+        let table = self.tables.get(*table)?;
+        Some(SnapshotProgress {
+            after: after.clone(),
+            ..start_of(table, &self.scope)
+        })
     }
 }
 

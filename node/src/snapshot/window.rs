@@ -10,13 +10,18 @@
 //! binlog events of the window (passed through as usual) carry it instead. Rows deleted before
 //! the `SELECT` are simply not read; their delete events pass through.
 //!
+//! Several chunks may be between their marks at once (several readers, see
+//! [`super::producer`]). Their key ranges are disjoint, so each window is merged on its own:
+//! every window notes every key of its table that changes while it is open, and drops from its
+//! chunk only the rows with those keys, which are all its own.
+//!
 //! The watermark rows themselves (any row of the signal table) never reach the sinks. The
 //! chunk's rows replace the high mark's row event, inside its transaction, so the checkpoint
 //! at that transaction's end is the first to cover them ([`ProgressLedger`]).
 //!
 //! [`ProgressLedger`]: super::progress::ProgressLedger
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sluice_core::{BinlogPosition, Event, EventKind, Op, RowChange, RowImage, TableSchema, Value};
@@ -24,24 +29,22 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::discovery::SnapshotTable;
 use super::error::SnapshotError;
-use super::producer::AnnouncedChunk;
-use super::progress::SnapshotProgress;
+use super::producer::{AnnouncedChunk, ChunkSpan};
 use super::watermark::MARK_COLUMN;
 
-enum Phase {
-    /// Waiting for the low mark of the first queued chunk (if any).
-    AwaitLow,
-    Open {
-        chunk: AnnouncedChunk,
-        changed: HashSet<String>,
-        schema: Option<Arc<TableSchema>>,
-    },
+/// A chunk whose low mark the stream passed: its high mark is to come.
+struct OpenWindow {
+    chunk: AnnouncedChunk,
+    /// Keys of the chunk's table the binlog changed since the low mark.
+    changed: HashSet<String>,
+    /// The table's schema as the binlog events of the window carry it.
+    schema: Option<Arc<TableSchema>>,
 }
 
 /// A chunk whose rows went out, until its high mark's transaction ends. The permit goes with
 /// it, letting the producer read one more.
 struct Delivered {
-    next: Option<SnapshotProgress>,
+    span: ChunkSpan,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -59,9 +62,10 @@ pub struct Window {
     signal_database: String,
     signal_table: String,
     announced: mpsc::UnboundedReceiver<AnnouncedChunk>,
-    /// Chunks announced whose low mark the stream has not reached, in mark order.
-    queue: VecDeque<AnnouncedChunk>,
-    phase: Phase,
+    /// Chunks announced whose low mark the stream has not reached, by low mark.
+    waiting: HashMap<String, AnnouncedChunk>,
+    /// Chunks between their marks (several when several readers read at once).
+    open: Vec<OpenWindow>,
     /// Chunks delivered at a mark whose transaction has not ended yet.
     delivered: Vec<Delivered>,
 }
@@ -77,32 +81,32 @@ impl Window {
             signal_database: signal_database.into(),
             signal_table: signal_table.into(),
             announced,
-            queue: VecDeque::new(),
-            phase: Phase::AwaitLow,
+            waiting: HashMap::new(),
+            open: Vec::new(),
             delivered: Vec::new(),
         }
     }
 
-    /// Moves what the producer announced into the queue.
+    /// Moves what the producer announced among the chunks waiting for their low mark.
     fn pull(&mut self) {
         while let Ok(chunk) = self.announced.try_recv() {
-            self.queue.push_back(chunk);
+            self.waiting.insert(chunk.low.clone(), chunk);
         }
     }
 
     /// Whether no chunk is in flight: none announced and not delivered.
     pub fn is_idle(&mut self) -> bool {
         self.pull();
-        matches!(self.phase, Phase::AwaitLow) && self.queue.is_empty() && self.delivered.is_empty()
+        self.open.is_empty() && self.waiting.is_empty() && self.delivered.is_empty()
     }
 
     /// Merges the chunks in flight into `events` (in stream order), drops watermark rows, and
     /// returns, for each chunk delivered, the end of the transaction that delivered it with
-    /// the progress after it.
+    /// the part of the key space it covers.
     pub async fn merge(
         &mut self,
         events: &mut Vec<Event>,
-    ) -> Result<Vec<(BinlogPosition, Option<SnapshotProgress>)>, MergeError> {
+    ) -> Result<Vec<(BinlogPosition, ChunkSpan)>, MergeError> {
         let mut done = Vec::new();
         let mut out = Vec::with_capacity(events.len());
         for event in events.drain(..) {
@@ -126,8 +130,8 @@ impl Window {
         table.table == self.signal_table && table.database == self.signal_database
     }
 
-    /// A row of the signal table: closes the open window when it is its high mark, and
-    /// opens the next one when it is that one's low mark (one mark can do both).
+    /// A row of the signal table: the high mark of an open window closes it and emits its
+    /// chunk; the low mark of an announced chunk opens its window.
     async fn on_mark(
         &mut self,
         mark: Option<&str>,
@@ -136,90 +140,78 @@ impl Window {
     ) -> Result<(), MergeError> {
         let Some(mark) = mark else { return Ok(()) };
         self.pull();
-        if matches!(&self.phase, Phase::Open { chunk, .. } if chunk.high == mark) {
-            if let Phase::Open {
+        if let Some(i) = self.open.iter().position(|w| w.chunk.high == mark) {
+            let OpenWindow {
                 chunk,
                 changed,
                 schema,
-            } = std::mem::replace(&mut self.phase, Phase::AwaitLow)
-            {
-                // Sent right after the high mark committed: here at once, or the producer
-                // failed.
-                let read = chunk
-                    .rows
-                    .await
-                    .map_err(|_| MergeError::ProducerGone)?
-                    .map_err(MergeError::Chunk)?;
-                let table = schema
-                    .filter(|s| same_columns(s, &chunk.table.schema))
-                    .unwrap_or_else(|| chunk.table.schema.clone());
-                let mut row_index = event.position.row;
-                out.reserve(read.rows.len());
-                for image in read.rows {
-                    // Most windows see no change of the chunk's table: no key to compare.
-                    if !changed.is_empty() && changed.contains(&key_text(&chunk.table.key, &image))
-                    {
-                        continue;
-                    }
-                    let mut position = event.position.clone();
-                    position.row = row_index;
-                    row_index += 1;
-                    out.push(Event {
-                        position,
-                        kind: EventKind::Row(RowChange {
-                            op: Op::Read,
-                            table: table.clone(),
-                            before: None,
-                            after: Some(image),
-                        }),
-                    });
+            } = self.open.swap_remove(i);
+            // Sent right after the high mark committed and the rows converted: here soon, or
+            // the producer failed.
+            let read = chunk
+                .rows
+                .await
+                .map_err(|_| MergeError::ProducerGone)?
+                .map_err(MergeError::Chunk)?;
+            let table = schema
+                .filter(|s| same_columns(s, &chunk.table.schema))
+                .unwrap_or_else(|| chunk.table.schema.clone());
+            let mut row_index = event.position.row;
+            out.reserve(read.rows.len());
+            for image in read.rows {
+                // Most windows see no change of the chunk's table: no key to compare.
+                if !changed.is_empty() && changed.contains(&key_text(&chunk.table.key, &image)) {
+                    continue;
                 }
-                self.delivered.push(Delivered {
-                    next: read.next,
-                    _permit: chunk.permit,
+                let mut position = event.position.clone();
+                position.row = row_index;
+                row_index += 1;
+                out.push(Event {
+                    position,
+                    kind: EventKind::Row(RowChange {
+                        op: Op::Read,
+                        table: table.clone(),
+                        before: None,
+                        after: Some(image),
+                    }),
                 });
             }
-        }
-        if matches!(self.phase, Phase::AwaitLow)
-            && self.queue.front().is_some_and(|c| c.low == mark)
-        {
-            if let Some(chunk) = self.queue.pop_front() {
-                self.phase = Phase::Open {
-                    chunk,
-                    changed: HashSet::new(),
-                    schema: None,
-                };
-            }
+            self.delivered.push(Delivered {
+                span: read.span,
+                _permit: chunk.permit,
+            });
+        } else if let Some(chunk) = self.waiting.remove(mark) {
+            self.open.push(OpenWindow {
+                chunk,
+                changed: HashSet::new(),
+                schema: None,
+            });
         }
         // Any other mark (another task's, or one of a run that crashed) is not ours: dropped.
         Ok(())
     }
 
-    /// Any other event: notes the keys the window saw change; a commit ends the transaction
-    /// of delivered chunks.
-    fn on_event(&mut self, event: &Event) -> Vec<(BinlogPosition, Option<SnapshotProgress>)> {
-        match (&mut self.phase, &event.kind) {
-            (
-                Phase::Open {
-                    chunk,
-                    changed,
-                    schema,
-                },
-                EventKind::Row(row),
-            ) if row.table.table == chunk.table.table
-                && row.table.database == chunk.table.database =>
-            {
-                let key = key_indexes(&row.table, &chunk.table);
-                for image in [&row.before, &row.after].into_iter().flatten() {
-                    changed.insert(key_text(&key, image));
+    /// Any other event: notes the keys each open window of its table saw change; a commit
+    /// ends the transaction of delivered chunks.
+    fn on_event(&mut self, event: &Event) -> Vec<(BinlogPosition, ChunkSpan)> {
+        match &event.kind {
+            EventKind::Row(row) => {
+                for window in self.open.iter_mut().filter(|w| {
+                    row.table.table == w.chunk.table.table
+                        && row.table.database == w.chunk.table.database
+                }) {
+                    let key = key_indexes(&row.table, &window.chunk.table);
+                    for image in [&row.before, &row.after].into_iter().flatten() {
+                        window.changed.insert(key_text(&key, image));
+                    }
+                    window.schema = Some(row.table.clone());
                 }
-                *schema = Some(row.table.clone());
                 Vec::new()
             }
-            (_, EventKind::Commit { next, .. }) => self
+            EventKind::Commit { next, .. } => self
                 .delivered
                 .drain(..)
-                .map(|d| (next.clone(), d.next))
+                .map(|d| (next.clone(), d.span))
                 .collect(),
             _ => Vec::new(),
         }
@@ -277,6 +269,8 @@ mod tests {
     use super::*;
     use crate::snapshot::discovery::SnapshotColumn;
     use crate::snapshot::producer::ReadChunk;
+    use crate::snapshot::progress::KeyValue;
+    use crate::snapshot::splitter::ChunkEnd;
 
     fn schema(db: &str, table: &str, columns: &[&str]) -> Arc<TableSchema> {
         let columns = columns
@@ -352,13 +346,19 @@ mod tests {
         }
     }
 
+    /// What a chunk of `users` after key `after` up to `end` covers.
+    fn span(after: Option<i64>, end: Option<i64>) -> ChunkSpan {
+        ChunkSpan {
+            table: 0,
+            after: after.map(|k| vec![KeyValue::Int(k)]),
+            end: end.map_or(ChunkEnd::TableEnd, |k| {
+                ChunkEnd::Key(vec![KeyValue::Int(k)])
+            }),
+        }
+    }
+
     /// A window expecting one chunk whose rows are read already.
-    fn window_with(
-        low: &str,
-        high: &str,
-        rows: Vec<RowImage>,
-        next: Option<SnapshotProgress>,
-    ) -> Window {
+    fn window_with(low: &str, high: &str, rows: Vec<RowImage>, span: ChunkSpan) -> Window {
         let (tx, rx) = mpsc::unbounded_channel();
         let (rows_tx, rows_rx) = tokio::sync::oneshot::channel();
         let permit = Arc::new(tokio::sync::Semaphore::new(1))
@@ -373,7 +373,7 @@ mod tests {
         })
         .ok()
         .unwrap();
-        rows_tx.send(Ok(ReadChunk { rows, next })).ok().unwrap();
+        rows_tx.send(Ok(ReadChunk { rows, span })).ok().unwrap();
         Window::new("ops", "signal", rx)
     }
 
@@ -401,17 +401,11 @@ mod tests {
 
     #[tokio::test]
     async fn keys_changed_inside_the_window_are_left_to_the_binlog() {
-        let next = Some(SnapshotProgress {
-            database: "app".into(),
-            table: "users".into(),
-            after: None,
-            ..Default::default()
-        });
         let mut window = window_with(
             "n:1:low",
             "n:1:high",
             vec![image(1, 10), image(2, 20), image(3, 30)],
-            next.clone(),
+            span(None, None),
         );
         let binlog = schema("app", "users", &["id", "v"]);
         let mut events = vec![
@@ -441,7 +435,7 @@ mod tests {
         let mut tail = vec![commit(41), mark("other-task", 50), commit(51)];
         assert_eq!(
             window.merge(&mut tail).await.unwrap(),
-            vec![(BinlogPosition::new("b.000001", 42), next)]
+            vec![(BinlogPosition::new("b.000001", 42), span(None, None))]
         );
         assert!(window.is_idle());
         events.extend(tail);
@@ -464,7 +458,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_row_carries_the_binlog_schema_seen_in_the_window() {
-        let mut window = window_with("l", "h", vec![image(5, 50)], None);
+        let mut window = window_with("l", "h", vec![image(5, 50)], span(None, None));
         let binlog = schema("app", "users", &["id", "v"]);
         let mut events = vec![
             mark("l", 1),
@@ -481,16 +475,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn chunks_read_ahead_are_merged_one_after_another() {
+    async fn chunks_read_at_once_are_merged_each_in_its_own_window() {
         let (tx, rx) = mpsc::unbounded_channel();
         let permits = Arc::new(tokio::sync::Semaphore::new(2));
         let mut senders = Vec::new();
         for n in 1..=2 {
             let (rows_tx, rows_rx) = tokio::sync::oneshot::channel();
             tx.send(AnnouncedChunk {
-                // As the producer writes them: one mark closes a chunk and opens the next.
-                low: format!("m{}", n - 1),
-                high: format!("m{n}"),
+                low: format!("l{n}"),
+                high: format!("h{n}"),
                 table: users(),
                 rows: rows_rx,
                 permit: permits.clone().try_acquire_owned().unwrap(),
@@ -500,70 +493,80 @@ mod tests {
             senders.push(rows_tx);
         }
         let mut window = Window::new("ops", "signal", rx);
-        let progress = |key: i64| {
-            Some(SnapshotProgress {
-                database: "app".into(),
-                table: "users".into(),
-                after: Some(vec![super::super::progress::KeyValue::Int(key)]),
-                ..Default::default()
-            })
-        };
         let mut rows = senders.into_iter();
-        rows.next()
-            .unwrap()
+        let (first, second) = (rows.next().unwrap(), rows.next().unwrap());
+        // Chunk 1 covers keys up to 2, chunk 2 the rest; both were read.
+        first
             .send(Ok(ReadChunk {
-                rows: vec![image(1, 10)],
-                next: progress(1),
+                rows: vec![image(1, 10), image(2, 20)],
+                span: span(None, Some(2)),
+            }))
+            .ok()
+            .unwrap();
+        second
+            .send(Ok(ReadChunk {
+                rows: vec![image(3, 30), image(4, 40)],
+                span: span(Some(2), None),
             }))
             .ok()
             .unwrap();
         let binlog = schema("app", "users", &["id", "v"]);
+        // The windows overlap: l1 l2 (key 2 and key 4 change) h2 h1.
         let mut events = vec![
-            mark("m0", 1),
+            mark("l1", 1),
             commit(2),
-            mark("m1", 3),
+            mark("l2", 3),
             commit(4),
             row(
                 &binlog,
                 Op::Update,
                 Some(image(2, 20)),
                 Some(image(2, 21)),
+                5,
+            ),
+            commit(6),
+            row(
+                &binlog,
+                Op::Update,
+                Some(image(4, 40)),
+                Some(image(4, 41)),
                 7,
             ),
             commit(8),
+            mark("h2", 9),
+            commit(10),
         ];
         let delivered = window.merge(&mut events).await.unwrap();
         assert_eq!(
             delivered,
-            vec![(BinlogPosition::new("b.000001", 5), progress(1))]
+            vec![(BinlogPosition::new("b.000001", 11), span(Some(2), None))],
+            "the second chunk is delivered first"
         );
         assert_eq!(
             permits.available_permits(),
             1,
-            "the first chunk's permit is back"
+            "the delivered chunk's permit is back"
         );
-        rows.next()
-            .unwrap()
-            .send(Ok(ReadChunk {
-                rows: vec![image(2, 20), image(3, 30)],
-                next: None,
-            }))
-            .ok()
-            .unwrap();
-        let mut tail = vec![mark("m2", 9), commit(10)];
+        let mut tail = vec![mark("h1", 11), commit(12)];
         let delivered = window.merge(&mut tail).await.unwrap();
-        assert_eq!(delivered, vec![(BinlogPosition::new("b.000001", 11), None)]);
+        assert_eq!(
+            delivered,
+            vec![(BinlogPosition::new("b.000001", 13), span(None, Some(2)))]
+        );
         events.extend(tail);
         assert_eq!(
             summary(&events),
             [
                 "commit",
-                "rSome(\"1\")",
                 "commit",
                 "uSome(\"2\")",
                 "commit",
-                // Key 2 changed inside the second window: the binlog carries it.
+                "uSome(\"4\")",
+                "commit",
+                // Each window drops its own changed key: 4 from chunk 2, 2 from chunk 1.
                 "rSome(\"3\")",
+                "commit",
+                "rSome(\"1\")",
                 "commit"
             ]
         );
