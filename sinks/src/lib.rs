@@ -7,4 +7,4 @@ pub mod kafka;
 pub mod redis;
 mod sink;
 
-pub use sink::{Sink, SinkError};
+pub use sink::{Sink, SinkCheckpoint, SinkError};

@@ -1,6 +1,16 @@
 //! The contract between the pipeline and a sink.
 
+use sluice_core::snapshot_progress::SnapshotProgress;
 use sluice_core::{BinlogPosition, Event};
+
+/// The checkpoint a sink that keeps it ([`Sink::keeps_checkpoint`]) commits with its events:
+/// where the source continues after them, and how far a snapshot in progress got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkCheckpoint {
+    pub position: BinlogPosition,
+    /// `None`: no snapshot in progress.
+    pub snapshot: Option<SnapshotProgress>,
+}
 
 /// Why a sink could not take or keep events.
 #[derive(Debug, thiserror::Error)]
@@ -118,9 +128,9 @@ pub trait Sink: Send {
     async fn flush(&mut self) -> Result<(), SinkError>;
 
     /// Makes every event written so far durable and, for a sink that keeps the checkpoint,
-    /// records `resume` (where the source continues after them) with them, atomically.
-    async fn commit(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
-        let _ = resume;
+    /// records `checkpoint` (where the source continues after them) with them, atomically.
+    async fn commit(&mut self, checkpoint: &SinkCheckpoint) -> Result<(), SinkError> {
+        let _ = checkpoint;
         self.flush().await
     }
 
@@ -131,7 +141,7 @@ pub trait Sink: Send {
     }
 
     /// The checkpoint this sink committed last, when it keeps one.
-    async fn stored_checkpoint(&mut self) -> Result<Option<BinlogPosition>, SinkError> {
+    async fn stored_checkpoint(&mut self) -> Result<Option<SinkCheckpoint>, SinkError> {
         Ok(None)
     }
 }

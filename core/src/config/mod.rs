@@ -81,6 +81,16 @@ pub struct TaskConfig {
     pub snapshot: SnapshotConfig,
 }
 
+impl TaskConfig {
+    /// Whether a sink keeps the task's checkpoint with its events (a Kafka sink with
+    /// `exactly_once`).
+    pub fn has_exactly_once_sink(&self) -> bool {
+        self.sinks
+            .iter()
+            .any(|s| matches!(s, SinkConfig::Kafka(k) if k.exactly_once))
+    }
+}
+
 /// 16 MiB: enough to keep the sinks busy with batches of 4096 events (measured: no
 /// throughput gain above it; 64 MiB cost 40 MiB more peak RSS).
 fn default_queue_max_mib() -> u32 {

@@ -1,7 +1,7 @@
 //! The check of an on-demand snapshot request against its task's config: pure, so the manager
 //! (the API, `sluice ctl` through it) refuses a bad request before it reaches a node.
 
-use super::{FieldError, SinkConfig, TaskConfig};
+use super::{FieldError, TaskConfig};
 use crate::filter::EventFilter;
 
 /// Most tables one request may name.
@@ -25,17 +25,6 @@ pub fn snapshot_request_problems(task: &TaskConfig, tables: &[String]) -> Vec<Fi
         errors.push(whole(format!(
             "task {} has no `snapshot.signal_table` for the watermarks: set it in the task's \
              config first",
-            task.name
-        )));
-    }
-    let exact = task
-        .sinks
-        .iter()
-        .any(|s| matches!(s, SinkConfig::Kafka(k) if k.exactly_once));
-    if exact {
-        errors.push(whole(format!(
-            "task {} has an exactly-once Kafka sink, whose transactions cannot keep a \
-             snapshot's progress",
             task.name
         )));
     }

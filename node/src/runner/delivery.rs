@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use sluice_core::{BinlogPosition, Event};
-use sluice_sinks::{Sink, SinkError};
+use sluice_core::Event;
+use sluice_sinks::{Sink, SinkCheckpoint, SinkError};
 use tokio::sync::watch;
 
 use super::gate::WriteGate;
@@ -25,7 +25,7 @@ pub enum Delivery {
 #[derive(Clone, Copy)]
 pub enum Attempt<'b> {
     Write(&'b [Event]),
-    Commit(&'b BinlogPosition),
+    Commit(&'b SinkCheckpoint),
 }
 
 /// Writes a batch to every sink. A sink that fails transiently is retried with backoff until
@@ -64,7 +64,7 @@ pub async fn retry(
         }
         let (result, what) = match attempt {
             Attempt::Write(batch) => (sink.write(batch).await, "write"),
-            Attempt::Commit(resume) => (sink.commit(resume).await, "commit"),
+            Attempt::Commit(checkpoint) => (sink.commit(checkpoint).await, "commit"),
         };
         match result {
             Ok(()) => return Ok(Delivery::Done),

@@ -29,48 +29,37 @@ impl SnapshotPlan {
     }
 }
 
-/// The refusal of a snapshot with an exactly-once sink.
-pub(super) fn exact_refusal(task: &TaskConfig) -> TaskError {
-    TaskError::Snapshot {
-        task: task.name.clone(),
-        source: SnapshotError::Unsupported {
-            detail: "snapshots are not supported with an exactly-once Kafka sink (its \
-                     transactions keep only the binlog position, not a snapshot's progress): \
-                     set `exactly_once = false`, or `snapshot.mode = \"never\"`"
-                .into(),
-        },
-    }
+/// The run's snapshot, and the checkpoint to store before the filters are recorded as covered
+/// (when tables added to the filters join the snapshot: see [`plan_snapshot`]).
+pub(super) struct SnapshotDecision {
+    pub plan: Option<SnapshotPlan>,
+    /// Store this (where the checkpoint is kept: an exactly-once sink commits it), then
+    /// [`record_coverage`]; in that order, so a crash between the two finds the added tables
+    /// in the checkpoint's progress and only records the patterns again.
+    pub store_first: Option<Checkpoint>,
 }
 
-/// Decides the run's snapshot. `exact`: a sink keeps the checkpoint with its events.
+/// Decides the run's snapshot from the checkpoint it resumes from (`checkpoint`: the one an
+/// exactly-once sink committed with its events, else the store's). The caller then stores
+/// `store_first` if any and records the coverage ([`record_coverage`]).
 pub(super) async fn plan_snapshot(
     task: &TaskConfig,
     store: &dyn Checkpoints,
-    exact: bool,
-) -> Result<Option<SnapshotPlan>, TaskError> {
-    if task.snapshot.mode == SnapshotMode::Never && exact {
-        return Ok(None);
-    }
-    let checkpoint = store.load().await.map_err(|source| TaskError::Checkpoint {
-        task: task.name.clone(),
-        source,
-    })?;
+    checkpoint: Option<Checkpoint>,
+) -> Result<SnapshotDecision, TaskError> {
     let plan = match &checkpoint {
         None if task.snapshot.mode == SnapshotMode::Initial => Some(SnapshotPlan { from: None }),
         None => None,
         Some(c) => c.snapshot.clone().map(|p| SnapshotPlan { from: Some(p) }),
     };
-    if plan.is_some() && exact {
-        return Err(exact_refusal(task));
-    }
     match checkpoint {
         // A first start covers the tables its filters take in: by the initial snapshot, or
         // by streaming from now on.
-        None => {
-            record_coverage(task, store).await?;
-            Ok(plan)
-        }
-        Some(c) => cover_added_tables(task, store, &c, plan, exact).await,
+        None => Ok(SnapshotDecision {
+            plan,
+            store_first: None,
+        }),
+        Some(c) => cover_added_tables(task, store, &c, plan).await,
     }
 }
 
@@ -96,15 +85,18 @@ pub(super) async fn record_coverage(
 }
 
 /// When the filters take in tables the last run's did not, and snapshots are on, the plan
-/// grows by those tables (`coverage`), saved in the checkpoint before the new filters are
+/// grows by those tables (`coverage`), in a checkpoint to store before the new filters are
 /// recorded as covered.
 async fn cover_added_tables(
     task: &TaskConfig,
     store: &dyn Checkpoints,
     checkpoint: &Checkpoint,
     plan: Option<SnapshotPlan>,
-    exact: bool,
-) -> Result<Option<SnapshotPlan>, TaskError> {
+) -> Result<SnapshotDecision, TaskError> {
+    let unchanged = |plan| SnapshotDecision {
+        plan,
+        store_first: None,
+    };
     let snapshot_error = |what: &str, detail: String| TaskError::Snapshot {
         task: task.name.clone(),
         source: SnapshotError::Query {
@@ -128,17 +120,14 @@ async fn cover_added_tables(
     let Some(old) = old.filter(|old| *old != Coverage::of(task)) else {
         // Unchanged; or no record (a task from before coverage was kept): what its stream
         // covered is unknown, so from now on it is what the filters say.
-        record_coverage(task, store).await?;
-        return Ok(plan);
+        return Ok(unchanged(plan));
     };
-    if task.snapshot.mode == SnapshotMode::Never || exact {
+    if task.snapshot.mode == SnapshotMode::Never {
         tracing::info!(
             "The filters changed; tables they now take in are not snapshotted \
-             (`snapshot.mode = \"never\"` or an exactly-once sink): only their changes from \
-             now on reach the sinks."
+             (`snapshot.mode = \"never\"`): only their changes from now on reach the sinks."
         );
-        record_coverage(task, store).await?;
-        return Ok(plan);
+        return Ok(unchanged(plan));
     }
     let url = task.source.url.replacen("mariadb://", "mysql://", 1);
     let tables = coverage::list_tables(&url)
@@ -151,8 +140,7 @@ async fn cover_added_tables(
         .and_then(|p| p.tables.as_ref())
         .is_some_and(|scope| added.iter().all(|t| scope.contains(t)));
     if added.is_empty() || in_scope {
-        record_coverage(task, store).await?;
-        return Ok(plan);
+        return Ok(unchanged(plan));
     }
     let remaining = match running {
         Some(p) => coverage::remaining_tables(task, p, &tables)
@@ -165,19 +153,14 @@ async fn cover_added_tables(
     let at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    store
-        .save(&Checkpoint {
+    Ok(SnapshotDecision {
+        plan: Some(SnapshotPlan { from: from.clone() }),
+        store_first: Some(Checkpoint {
             position: checkpoint.position.clone(),
             at_ms,
-            snapshot: from.clone(),
-        })
-        .await
-        .map_err(|source| TaskError::Checkpoint {
-            task: task.name.clone(),
-            source,
-        })?;
-    record_coverage(task, store).await?;
-    Ok(Some(SnapshotPlan { from }))
+            snapshot: from,
+        }),
+    })
 }
 
 /// Opens the planned snapshot; until its first chunk is delivered a checkpoint claims its

@@ -21,7 +21,7 @@ use sluice_core::{BinlogPosition, Event};
 use sluice_sinks::file::FileSink;
 use sluice_sinks::kafka::KafkaSink;
 use sluice_sinks::redis::RedisSink;
-use sluice_sinks::{Sink, SinkError};
+use sluice_sinks::{Sink, SinkCheckpoint, SinkError};
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -31,7 +31,7 @@ use super::gate::WriteGate;
 use super::purged_resume;
 use super::queue::byte_queue;
 use super::snapshot_plan::{
-    exact_refusal, open_requested, open_snapshot, plan_snapshot, record_coverage, SnapshotPlan,
+    open_requested, open_snapshot, plan_snapshot, record_coverage, SnapshotDecision, SnapshotPlan,
 };
 use super::snapshot_requests::SnapshotRequests;
 use crate::snapshot::{ProgressLedger, SnapshotError};
@@ -182,45 +182,99 @@ fn kafka_within_lease(config: &KafkaSinkConfig, lease: Option<Duration>) -> Kafk
     config
 }
 
-/// Where the task starts: the checkpoint a sink keeps with its events, else the checkpoint
-/// file, else the configured start.
-async fn start_position(
+/// The checkpoint the task resumes from: the one a sink keeps with its events, else the one
+/// its checkpoint store keeps; `None` on a first start.
+async fn resume_checkpoint(
     task: &TaskConfig,
     store: &dyn Checkpoints,
     sinks: &mut [Box<dyn Sink>],
-) -> Result<StartPosition, TaskError> {
-    let name = &task.name;
+) -> Result<Option<Checkpoint>, TaskError> {
     for sink in sinks.iter_mut().filter(|s| s.keeps_checkpoint()) {
         let stored = sink
             .stored_checkpoint()
             .await
             .map_err(|source| TaskError::Sink {
-                task: name.clone(),
+                task: task.name.clone(),
                 source,
             })?;
-        if let Some(position) = stored {
-            tracing::info!(%position, sink = sink.name(), "Resuming from the checkpoint the sink keeps.");
-            return Ok(StartPosition::Binlog(position));
+        if let Some(stored) = stored {
+            tracing::info!(position = %stored.position, sink = sink.name(), "Resuming from the checkpoint the sink keeps.");
+            return Ok(Some(Checkpoint {
+                position: stored.position,
+                at_ms: 0,
+                snapshot: stored.snapshot,
+            }));
         }
     }
     let checkpoint = store.load().await.map_err(|source| TaskError::Checkpoint {
-        task: name.clone(),
+        task: task.name.clone(),
         source,
     })?;
-    if let Some(c) = checkpoint {
+    if let Some(c) = &checkpoint {
         tracing::info!(position = %c.position, "Resuming from the checkpoint.");
-        return Ok(StartPosition::Binlog(c.position));
+    }
+    Ok(checkpoint)
+}
+
+/// Where the task starts: its resume checkpoint, else the configured start (an unreadable one
+/// is refused with what is wrong with it).
+fn start_position(task: &TaskConfig, resume: Option<&Checkpoint>) -> Result<StartPosition, String> {
+    if let Some(c) = resume {
+        return Ok(StartPosition::Binlog(c.position.clone()));
     }
     match task.source.start_from() {
         Ok(StartFrom::Current) => Ok(StartPosition::Current),
         Ok(StartFrom::Earliest) => Ok(StartPosition::Earliest),
         Ok(StartFrom::Binlog(p)) => Ok(StartPosition::Binlog(p)),
         Ok(StartFrom::Gtid(g)) => Ok(StartPosition::Gtid(g)),
-        Err(detail) => Err(TaskError::Config {
-            task: name.clone(),
-            detail,
-        }),
+        Err(detail) => Err(detail),
     }
+}
+
+/// Stores `checkpoint` before the run writes anything: committed by the sinks that keep the
+/// checkpoint (an exactly-once Kafka sink: a transaction holding only the checkpoint record),
+/// and saved in the store.
+async fn store_before_run(
+    task: &TaskConfig,
+    store: &dyn Checkpoints,
+    sinks: &mut [Box<dyn Sink>],
+    checkpoint: &Checkpoint,
+    shutdown: &mut watch::Receiver<bool>,
+    gate: &WriteGate,
+) -> Result<(), TaskError> {
+    let committed = SinkCheckpoint {
+        position: checkpoint.position.clone(),
+        snapshot: checkpoint.snapshot.clone(),
+    };
+    for sink in sinks.iter_mut().filter(|s| s.keeps_checkpoint()) {
+        match retry(sink.as_mut(), Attempt::Commit(&committed), shutdown, gate).await {
+            Ok(Delivery::Done) => {}
+            Ok(Delivery::Interrupted) => {
+                return Err(TaskError::Config {
+                    task: task.name.clone(),
+                    detail: "stopped before the run's first checkpoint was committed".into(),
+                })
+            }
+            Ok(Delivery::Fenced) => {
+                return Err(TaskError::Fenced {
+                    task: task.name.clone(),
+                })
+            }
+            Err(source) => {
+                return Err(TaskError::Sink {
+                    task: task.name.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    store
+        .save(checkpoint)
+        .await
+        .map_err(|source| TaskError::Checkpoint {
+            task: task.name.clone(),
+            source,
+        })
 }
 
 /// How a run of the task starts.
@@ -255,17 +309,26 @@ async fn run_once(
         .into_iter()
         .map(|s| observer.observe_sink(s))
         .collect();
-    let mut start = start_position(task, store, &mut sinks).await?;
+    let resume = resume_checkpoint(task, store, &mut sinks).await?;
+    let mut start = start_position(task, resume.as_ref()).map_err(|detail| TaskError::Config {
+        task: name.clone(),
+        detail,
+    })?;
     // A sink that commits events with the checkpoint must get exactly the events up to it.
     let exact = sinks.iter().any(|s| s.keeps_checkpoint());
-    let snapshot_plan = match purged {
-        Some(_) if exact => return Err(exact_refusal(task)),
-        Some(_) => {
-            record_coverage(task, store).await?;
-            Some(SnapshotPlan { from: None })
-        }
-        None => plan_snapshot(task, store, exact).await?,
+    let decision = match purged {
+        // The purged checkpoint stays stored until this run's first one replaces it.
+        Some(_) => SnapshotDecision {
+            plan: Some(SnapshotPlan { from: None }),
+            store_first: None,
+        },
+        None => plan_snapshot(task, store, resume).await?,
     };
+    if let Some(checkpoint) = &decision.store_first {
+        store_before_run(task, store, &mut sinks, checkpoint, &mut shutdown, gate).await?;
+    }
+    record_coverage(task, store).await?;
+    let snapshot_plan = decision.plan;
     if snapshot_plan.as_ref().is_some_and(|p| p.is_fresh()) {
         // The snapshot supplies what is already there; the stream, what changes from now.
         start = StartPosition::Current;
@@ -336,7 +399,6 @@ async fn run_once(
                             &request,
                             &reader_ledger,
                             &reader_requests,
-                            exact,
                         )
                         .await?;
                     }
@@ -509,22 +571,14 @@ async fn run_once(
 }
 
 /// Starts the on-demand snapshot `request` beside the stream: `None` when there is nothing to
-/// read (its tables are gone, or the task has an exactly-once sink, which cannot keep a
-/// snapshot's progress: the manager refuses such requests, so this is only logged).
+/// read (its tables are gone).
 async fn start_requested(
     task: &TaskConfig,
     url: &str,
     request: &sluice_core::coordination::SnapshotRequest,
     ledger: &std::sync::Arc<ProgressLedger>,
     requests: &SnapshotRequests,
-    exact: bool,
 ) -> Result<Option<crate::snapshot::Snapshotter>, TaskError> {
-    if exact {
-        tracing::warn!(request = request.id, error = %exact_refusal(task),
-            "Snapshot request ignored.");
-        requests.cover(request.id);
-        return Ok(None);
-    }
     tracing::info!(request = request.id, tables = %request.tables.join(", "),
         by = %request.requested_by, "Snapshot requested: reading the tables while streaming.");
     let snapshotter = open_requested(task, url, request, ledger.clone()).await?;
@@ -597,8 +651,12 @@ async fn checkpoint_now(
     let Some(position) = pending.clone() else {
         return Ok(Delivery::Done);
     };
+    // Claimed before the commit: a sink that keeps the checkpoint commits the snapshot's
+    // progress in the same transaction as the rows it covers.
+    let snapshot = snapshots.ledger.claim(&position);
+    let committed = SinkCheckpoint { position, snapshot };
     for sink in sinks.iter_mut() {
-        match retry(sink.as_mut(), Attempt::Commit(&position), shutdown, gate).await {
+        match retry(sink.as_mut(), Attempt::Commit(&committed), shutdown, gate).await {
             Ok(Delivery::Done) => {}
             Ok(other) => return Ok(other),
             Err(e) => return Err(StepError::Sink(e)),
@@ -607,11 +665,10 @@ async fn checkpoint_now(
     let at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let snapshot = snapshots.ledger.claim(&position);
     let checkpoint = Checkpoint {
-        position,
+        position: committed.position,
         at_ms,
-        snapshot,
+        snapshot: committed.snapshot,
     };
     if !gate.is_open() {
         return Ok(Delivery::Fenced);

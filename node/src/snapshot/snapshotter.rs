@@ -157,7 +157,14 @@ impl Snapshotter {
             table: signal_table.to_string(),
             task: task.name.clone(),
         };
-        let readers = config.readers.max(1) as usize;
+        // An exactly-once sink commits the progress with the rows it covers, and that progress
+        // is one position in key order: chunks delivered out of order (several readers) would
+        // be committed with a progress short of them and sent again after a crash.
+        let readers = if task.has_exactly_once_sink() {
+            1
+        } else {
+            config.readers.max(1) as usize
+        };
         let plan_tables = tables.len();
         let producer = ProducerThread::start(
             opts,

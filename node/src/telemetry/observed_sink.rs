@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use sluice_core::{BinlogPosition, Event};
-use sluice_sinks::{Sink, SinkError};
+use sluice_core::Event;
+use sluice_sinks::{Sink, SinkCheckpoint, SinkError};
 
 use super::metrics::{SinkMetrics, SinkOp};
 use super::status::{now_ms, StatusBoard};
@@ -131,10 +131,10 @@ impl Sink for ObservedSink {
         result
     }
 
-    async fn commit(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
+    async fn commit(&mut self, checkpoint: &SinkCheckpoint) -> Result<(), SinkError> {
         let started = Instant::now();
         let name = self.inner.name().to_string();
-        let commit = self.inner.commit(resume);
+        let commit = self.inner.commit(checkpoint);
         let result = stall_watch(commit, &name, &self.task, &self.board, STALL_AFTER).await;
         self.record(SinkOp::commit, started, &result);
         result
@@ -144,7 +144,7 @@ impl Sink for ObservedSink {
         self.inner.keeps_checkpoint()
     }
 
-    async fn stored_checkpoint(&mut self) -> Result<Option<BinlogPosition>, SinkError> {
+    async fn stored_checkpoint(&mut self) -> Result<Option<SinkCheckpoint>, SinkError> {
         self.inner.stored_checkpoint().await
     }
 }

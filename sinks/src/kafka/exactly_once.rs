@@ -28,11 +28,12 @@ use rdkafka::message::{Headers, Message as _};
 use rdkafka::producer::{FutureProducer, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
+use sluice_core::snapshot_progress::SnapshotProgress;
 use sluice_core::BinlogPosition;
 
 use super::messages::{MessagePosition, POSITION_HEADER};
 use super::owner_claim::{self, OwnerClaim, Run};
-use crate::SinkError;
+use crate::{SinkCheckpoint, SinkError};
 
 /// How long the blocking transaction calls may take.
 const TXN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -42,10 +43,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// open transaction).
 const IDLE_POLL: Duration = Duration::from_millis(700);
 
-/// The checkpoint record's value.
+/// The checkpoint record's value. `snapshot`: a snapshot's progress, committed in the same
+/// transaction as its rows (absent in records of earlier versions: none in progress).
 #[derive(Debug, Serialize, Deserialize)]
 struct CheckpointRecord {
     position: BinlogPosition,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    snapshot: Option<SnapshotProgress>,
     at_ms: u64,
 }
 
@@ -270,9 +274,10 @@ impl ExactlyOnce {
     }
 
     /// The checkpoint record to send in the transaction before committing it.
-    pub fn checkpoint_record(&self, resume: &BinlogPosition, at_ms: u64) -> Vec<u8> {
+    pub fn checkpoint_record(&self, checkpoint: &SinkCheckpoint, at_ms: u64) -> Vec<u8> {
         serde_json::to_vec(&CheckpointRecord {
-            position: resume.clone(),
+            position: checkpoint.position.clone(),
+            snapshot: checkpoint.snapshot.clone(),
             at_ms,
         })
         .unwrap_or_default()
@@ -362,8 +367,8 @@ impl ExactlyOnce {
         })
     }
 
-    /// The position of the last committed checkpoint record of this transactional id.
-    pub async fn stored_checkpoint(&self, sink: &str) -> Result<Option<BinlogPosition>, SinkError> {
+    /// The last committed checkpoint record of this transactional id.
+    pub async fn stored_checkpoint(&self, sink: &str) -> Result<Option<SinkCheckpoint>, SinkError> {
         let sink_name = sink.to_string();
         let last = self
             .last_record(self.transactional_id.clone())
@@ -385,7 +390,10 @@ impl ExactlyOnce {
                     self.checkpoint_topic
                 ),
             })?;
-        Ok(Some(record.position))
+        Ok(Some(SinkCheckpoint {
+            position: record.position,
+            snapshot: record.snapshot,
+        }))
     }
 }
 
@@ -543,4 +551,37 @@ fn scan(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_core::snapshot_progress::KeyValue;
+
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_record_carries_a_snapshots_progress_and_reads_without_one() {
+        let record = CheckpointRecord {
+            position: BinlogPosition::new("b.000003", 120),
+            snapshot: Some(SnapshotProgress {
+                database: "shop".into(),
+                table: "orders".into(),
+                after: Some(vec![KeyValue::Int(500)]),
+                ..Default::default()
+            }),
+            at_ms: 7,
+        };
+        let text = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            text,
+            r#"{"position":{"file":"b.000003","pos":120},"snapshot":{"database":"shop","table":"orders","after":[{"int":500}]},"at_ms":7}"#
+        );
+        let back: CheckpointRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.snapshot, record.snapshot);
+        // Records of earlier versions have no snapshot: none was in progress.
+        let old: CheckpointRecord =
+            serde_json::from_str(r#"{"position":{"file":"b.000003","pos":120},"at_ms":7}"#)
+                .unwrap();
+        assert_eq!((old.position, old.snapshot), (record.position, None));
+    }
 }

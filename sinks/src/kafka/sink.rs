@@ -26,14 +26,14 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 use sluice_core::config::KafkaSinkConfig;
-use sluice_core::{BinlogPosition, Event};
+use sluice_core::Event;
 use tracing::Instrument;
 
 use super::exactly_once::ExactlyOnce;
 use super::messages::{Message, Messages, POSITION_HEADER};
 use super::topic::Topics;
 use crate::formats::{complete_len, Encoder, Format};
-use crate::{Sink, SinkError};
+use crate::{Sink, SinkCheckpoint, SinkError};
 
 /// How long librdkafka keeps retrying a message before reporting it failed: long enough to
 /// ride out a broker restart or a leader election without the task noticing.
@@ -329,7 +329,7 @@ impl KafkaSink {
     }
 
     /// Exactly-once: the checkpoint record and the commit of the open transaction.
-    async fn commit_transaction(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
+    async fn commit_transaction(&mut self, checkpoint: &SinkCheckpoint) -> Result<(), SinkError> {
         self.settle(0).await?;
         let Some(exactly) = self.exactly.as_mut() else {
             return Ok(());
@@ -342,11 +342,11 @@ impl KafkaSink {
         let record = Message {
             topic: Arc::from(exactly.checkpoint_topic.as_str()),
             key: Some(exactly.transactional_id.clone().into_bytes()),
-            payload: Some(exactly.checkpoint_record(resume, now_ms)),
+            payload: Some(exactly.checkpoint_record(checkpoint, now_ms)),
             partition: Some(0),
             position: super::messages::MessagePosition {
-                file: Arc::from(resume.file.as_str()),
-                pos: resume.pos,
+                file: Arc::from(checkpoint.position.file.as_str()),
+                pos: checkpoint.position.pos,
                 row: 0,
                 sub: 0,
             },
@@ -502,19 +502,19 @@ impl Sink for KafkaSink {
         .await
     }
 
-    async fn commit(&mut self, resume: &BinlogPosition) -> Result<(), SinkError> {
+    async fn commit(&mut self, checkpoint: &SinkCheckpoint) -> Result<(), SinkError> {
         if self.exactly.is_none() {
             return self.flush().await;
         }
         let span = self.span.clone();
-        self.commit_transaction(resume).instrument(span).await
+        self.commit_transaction(checkpoint).instrument(span).await
     }
 
     fn keeps_checkpoint(&self) -> bool {
         self.exactly.is_some()
     }
 
-    async fn stored_checkpoint(&mut self) -> Result<Option<BinlogPosition>, SinkError> {
+    async fn stored_checkpoint(&mut self) -> Result<Option<SinkCheckpoint>, SinkError> {
         let Some(exactly) = self.exactly.as_mut() else {
             return Ok(None);
         };
