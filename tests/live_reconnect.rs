@@ -414,19 +414,28 @@ async fn purged_resume_position_is_a_definite_error() {
     );
 }
 
+/// The server's binary logs and their sizes, oldest first.
+async fn binary_logs(root: &mut mysql_async::Conn) -> Vec<(String, u64)> {
+    let logs: Vec<mysql_async::Row> = root.query("SHOW BINARY LOGS").await.unwrap();
+    logs.into_iter()
+        .map(|mut r| (r.take(0).unwrap(), r.take(1).unwrap()))
+        .collect()
+}
+
 #[tokio::test]
 async fn start_position_beyond_the_file_end_is_refused() {
     let mut root = common::root_conn().await;
-    let logs: Vec<mysql_async::Row> = root.query("SHOW BINARY LOGS").await.unwrap();
-    let logs: Vec<(String, u64)> = logs
-        .into_iter()
-        .map(|mut r| (r.take(0).unwrap(), r.take(1).unwrap()))
-        .collect();
+    let mut logs = binary_logs(&mut root).await;
+    if logs.len() < 2 {
+        // A fresh server has only its current binlog, which other tests make grow past any
+        // position chosen here: close it, so that there is a file that never grows.
+        root.query_drop("FLUSH BINARY LOGS").await.unwrap();
+        logs = binary_logs(&mut root).await;
+    }
     // A closed binlog never grows, so 1000 bytes past its end stays past its end while other
-    // tests write; the current file only serves when it is the only one.
+    // tests write.
     let (file, size) = match logs.len() {
-        0 => panic!("the server lists no binary logs"),
-        1 => logs[0].clone(),
+        0 | 1 => panic!("the server lists fewer than two binary logs after a flush: {logs:?}"),
         n => logs[n - 2].clone(),
     };
     let from = format!("{file}:{}", size + 1000);
