@@ -25,12 +25,13 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message as _};
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use sluice_core::snapshot_progress::SnapshotProgress;
 use sluice_core::BinlogPosition;
 
+use super::delivery::SinkProducer;
 use super::messages::{MessagePosition, POSITION_HEADER};
 use super::owner_claim::{self, OwnerClaim, Run};
 use crate::{SinkCheckpoint, SinkError};
@@ -117,7 +118,7 @@ impl ExactlyOnce {
     /// Registers the transactional id with the brokers (once per producer): fences off any
     /// earlier producer with the same id, and claims the id for this run of the task. A run
     /// that claimed the id before first checks that no other run claimed it since.
-    pub async fn init(&mut self, sink: &str, producer: &FutureProducer) -> Result<(), SinkError> {
+    pub async fn init(&mut self, sink: &str, producer: &SinkProducer) -> Result<(), SinkError> {
         if self.initialized {
             return Ok(());
         }
@@ -135,7 +136,7 @@ impl ExactlyOnce {
     }
 
     /// Commits this run's claim record in a transaction of its own.
-    async fn claim(&mut self, sink: &str, producer: &FutureProducer) -> Result<(), SinkError> {
+    async fn claim(&mut self, sink: &str, producer: &SinkProducer) -> Result<(), SinkError> {
         let key = owner_claim::claim_key(&self.transactional_id);
         let at_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -144,15 +145,19 @@ impl ExactlyOnce {
         producer
             .begin_transaction()
             .map_err(|e| self.error(sink, "begin_transaction (owner claim)", e))?;
-        let record = rdkafka::producer::FutureRecord::to(&self.checkpoint_topic)
+        let ledger = producer.context();
+        let generation = ledger.sending();
+        let record = BaseRecord::with_opaque_to(&self.checkpoint_topic, generation)
             .partition(0)
             .key(&key)
             .payload(&value);
-        let sent = producer
-            .send(record, TXN_TIMEOUT)
-            .await
-            .map(|_| ())
-            .map_err(|(e, _)| e);
+        let sent = match producer.send(record) {
+            Ok(()) => ledger.settle(0).await.map_err(|u| u.error),
+            Err((e, _)) => {
+                ledger.not_sent(generation);
+                Err(e)
+            }
+        };
         let p = producer.clone();
         let result = match sent {
             Ok(()) => blocking(move || p.commit_transaction(TXN_TIMEOUT)).await,
@@ -263,7 +268,7 @@ impl ExactlyOnce {
     }
 
     /// Opens a transaction unless one is open.
-    pub fn begin(&mut self, sink: &str, producer: &FutureProducer) -> Result<(), SinkError> {
+    pub fn begin(&mut self, sink: &str, producer: &SinkProducer) -> Result<(), SinkError> {
         if !self.open {
             producer
                 .begin_transaction()
@@ -284,7 +289,7 @@ impl ExactlyOnce {
     }
 
     /// Commits the open transaction.
-    pub async fn commit(&mut self, sink: &str, producer: &FutureProducer) -> Result<(), SinkError> {
+    pub async fn commit(&mut self, sink: &str, producer: &SinkProducer) -> Result<(), SinkError> {
         let p = producer.clone();
         let result = blocking(move || p.commit_transaction(TXN_TIMEOUT)).await;
         self.open = false;
@@ -293,7 +298,7 @@ impl ExactlyOnce {
 
     /// Aborts the open transaction, if any (best effort: a failed abort is logged; the brokers
     /// abort it anyway when the next producer with this id starts or it times out).
-    pub async fn abort(&mut self, producer: &FutureProducer) {
+    pub async fn abort(&mut self, producer: &SinkProducer) {
         if !self.open {
             return;
         }
@@ -325,7 +330,7 @@ impl ExactlyOnce {
     pub async fn partition(
         &mut self,
         sink: &str,
-        producer: &FutureProducer,
+        producer: &SinkProducer,
         topic: &Arc<str>,
         key: Option<&[u8]>,
         fixed: Option<i32>,
@@ -430,7 +435,7 @@ async fn blocking<T: Send + 'static>(
 
 async fn partition_count(
     sink: &str,
-    producer: &FutureProducer,
+    producer: &SinkProducer,
     topic: &Arc<str>,
 ) -> Result<i32, SinkError> {
     let p = producer.clone();

@@ -49,9 +49,22 @@ impl MessagePosition {
 
     /// The header text: `FILE:POS:ROW` (and `:1` for a tombstone).
     pub fn header(&self) -> String {
-        match self.sub {
-            0 => format!("{}:{}:{}", self.file, self.pos, self.row),
-            sub => format!("{}:{}:{}:{sub}", self.file, self.pos, self.row),
+        let mut text = String::new();
+        self.write_header(&mut text);
+        text
+    }
+
+    /// Appends [`MessagePosition::header`] to `out` (the sink reuses one buffer).
+    pub fn write_header(&self, out: &mut String) {
+        let mut number = itoa::Buffer::new();
+        out.push_str(&self.file);
+        out.push(':');
+        out.push_str(number.format(self.pos));
+        out.push(':');
+        out.push_str(number.format(self.row));
+        if self.sub != 0 {
+            out.push(':');
+            out.push_str(number.format(self.sub));
         }
     }
 

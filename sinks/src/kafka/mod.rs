@@ -22,6 +22,7 @@
 //! Files: `topic.rs` (the topic of an event), `messages.rs` (events to messages), `sink.rs`
 //! (the producer and the `Sink`), `probe.rs` (the connection test of the manager's API).
 
+mod delivery;
 mod exactly_once;
 mod messages;
 mod murmur2;

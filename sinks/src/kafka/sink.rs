@@ -16,19 +16,17 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use std::collections::VecDeque;
 use std::sync::Arc;
-
-use futures_util::FutureExt;
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use rdkafka::ClientConfig;
 use sluice_core::config::KafkaSinkConfig;
 use sluice_core::Event;
 use tracing::Instrument;
 
+use super::delivery::{DeliveryLedger, SinkProducer, Undelivered};
 use super::exactly_once::ExactlyOnce;
 use super::messages::{Message, Messages, POSITION_HEADER};
 use super::topic::Topics;
@@ -59,7 +57,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct KafkaSink {
     name: String,
     span: tracing::Span,
-    producer: FutureProducer,
+    producer: SinkProducer,
     /// Kept to build a new producer after a fatal idempotence error.
     client_config: ClientConfig,
     messages: Messages,
@@ -68,8 +66,8 @@ pub struct KafkaSink {
     held: Vec<Event>,
     /// With `exactly_once`: the transactions' state.
     exactly: Option<ExactlyOnce>,
-    /// Messages handed to librdkafka and not yet acknowledged, oldest first, with their topic.
-    in_flight: VecDeque<(DeliveryFuture, Arc<str>)>,
+    /// The text of the position header, reused from message to message.
+    position_text: String,
 }
 
 impl KafkaSink {
@@ -197,7 +195,7 @@ impl KafkaSink {
             },
             held: Vec::new(),
             exactly,
-            in_flight: VecDeque::new(),
+            position_text: String::new(),
         })
     }
 
@@ -223,51 +221,34 @@ impl KafkaSink {
             false => messages,
         };
         for message in &messages {
-            match self.enqueue(message).await {
-                Ok(delivery) => self.in_flight.push_back((delivery, message.topic.clone())),
-                Err(e) => return Err(self.lost(e).await),
+            if let Err(e) = self.enqueue(message).await {
+                return Err(self.lost(e).await);
             }
         }
         // Collect what is acknowledged already; past the bound, wait for the oldest.
         self.settle(MAX_IN_FLIGHT).await
     }
 
-    /// Awaits acknowledgements until at most `keep` messages are in flight (and collects every
-    /// one already in). A failed delivery fails the whole run since the last commit: with
-    /// transactions the transaction is aborted; without, the task goes back to its checkpoint.
+    /// Awaits acknowledgements until at most `keep` messages are in flight. A failed
+    /// delivery fails the whole run since the last commit: with transactions the transaction
+    /// is aborted; without, the task goes back to its checkpoint.
     async fn settle(&mut self, keep: usize) -> Result<(), SinkError> {
-        loop {
-            let over = self.in_flight.len() > keep;
-            let Some((delivery, _)) = self.in_flight.front_mut() else {
-                break;
-            };
-            let report = if over {
-                Some(delivery.await)
-            } else {
-                delivery.now_or_never()
-            };
-            let Some(report) = report else { break };
-            let Some((_, topic)) = self.in_flight.pop_front() else {
-                break;
-            };
-            let (what, source) = match report {
-                Ok(Ok(_)) => continue,
-                Ok(Err((e, _))) => ("a message was not delivered", e),
-                Err(_canceled) => (
-                    "the producer dropped a delivery report",
-                    KafkaError::Canceled,
-                ),
-            };
-            self.in_flight.clear();
-            let e = SinkError::Undelivered {
-                sink: self.name.clone(),
-                topic: topic.to_string(),
-                what: what.into(),
-                source: Box::new(source),
-            };
-            return Err(self.lost(e).await);
+        match self.ledger().settle(keep).await {
+            Ok(()) => Ok(()),
+            Err(Undelivered { topic, error }) => {
+                let e = SinkError::Undelivered {
+                    sink: self.name.clone(),
+                    topic,
+                    what: "a message was not delivered".into(),
+                    source: Box::new(error),
+                };
+                Err(self.lost(e).await)
+            }
         }
-        Ok(())
+    }
+
+    fn ledger(&self) -> &DeliveryLedger {
+        self.producer.context()
     }
 
     /// Exactly-once: opens the transaction, gives every message its partition, and drops
@@ -320,6 +301,8 @@ impl KafkaSink {
             return e;
         };
         exactly.abort(&self.producer).await;
+        // The aborted transaction's messages are void, whatever their reports will say.
+        self.producer.context().forget();
         match e {
             SinkError::Kafka { source, what, .. } | SinkError::Undelivered { source, what, .. } => {
                 exactly.error(&self.name, &what, *source)
@@ -352,11 +335,7 @@ impl KafkaSink {
             },
         };
         let delivered = match self.enqueue(&record).await {
-            Ok(delivery) => match delivery.await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((e, _))) => Err(e),
-                Err(_) => Err(KafkaError::Canceled),
-            },
+            Ok(()) => self.ledger().settle(0).await.map_err(|u| u.error),
             Err(SinkError::Kafka { source, .. }) => Err(*source),
             Err(other) => return Err(other),
         };
@@ -388,13 +367,17 @@ impl KafkaSink {
     }
 
     /// Hands one message to librdkafka, waiting while its local queue is full.
-    async fn enqueue(&mut self, message: &Message) -> Result<DeliveryFuture, SinkError> {
-        let position = message.position.header();
-        let headers = OwnedHeaders::new().insert(Header {
+    async fn enqueue(&mut self, message: &Message) -> Result<(), SinkError> {
+        self.position_text.clear();
+        message.position.write_header(&mut self.position_text);
+        let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
             key: POSITION_HEADER,
-            value: Some(position.as_str()),
+            value: Some(self.position_text.as_str()),
         });
-        let mut record = FutureRecord::<[u8], [u8]>::to(&message.topic).headers(headers);
+        let generation = self.ledger().sending();
+        let mut record =
+            BaseRecord::<[u8], [u8], usize>::with_opaque_to(&message.topic, generation)
+                .headers(headers);
         if let Some(payload) = &message.payload {
             record = record.payload(payload.as_slice());
         }
@@ -405,25 +388,28 @@ impl KafkaSink {
             record = record.partition(partition);
         }
         loop {
-            match self.producer.send_result(record) {
-                Ok(delivery) => return Ok(delivery),
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The queue drains as brokers acknowledge: wait for the oldest message in
-                    // flight (or a moment when none is ours), never drop.
+                    // flight (or a moment when none is ours), never drop. `outstanding`
+                    // counts this message too.
                     record = back;
-                    if self.in_flight.is_empty() {
+                    let outstanding = self.ledger().outstanding();
+                    if outstanding <= 1 {
                         tokio::time::sleep(QUEUE_FULL_WAIT).await;
                     } else {
-                        self.settle(self.in_flight.len() - 1).await?;
+                        self.settle(outstanding - 1).await?;
                     }
                 }
                 Err((e, _)) => {
+                    self.ledger().not_sent(generation);
                     return Err(SinkError::Kafka {
                         sink: self.name.clone(),
                         topic: message.topic.to_string(),
                         what: "librdkafka refused the message".into(),
                         source: Box::new(e),
-                    })
+                    });
                 }
             }
         }
@@ -460,13 +446,16 @@ impl KafkaSink {
     }
 }
 
-fn create(sink: &str, topic: &str, config: &ClientConfig) -> Result<FutureProducer, SinkError> {
-    config.create().map_err(|source| SinkError::Kafka {
-        sink: sink.to_string(),
-        topic: topic.to_string(),
-        what: "cannot create the producer (check `properties`)".into(),
-        source: Box::new(source),
-    })
+fn create(sink: &str, topic: &str, config: &ClientConfig) -> Result<SinkProducer, SinkError> {
+    let ledger = DeliveryLedger::default();
+    config
+        .create_with_context(ledger)
+        .map_err(|source| SinkError::Kafka {
+            sink: sink.to_string(),
+            topic: topic.to_string(),
+            what: "cannot create the producer (check `properties`)".into(),
+            source: Box::new(source),
+        })
 }
 
 #[async_trait::async_trait]
@@ -606,11 +595,11 @@ mod tests {
         // No commit yet: nothing is sent, the rows are held.
         sink.write(&[begin(), insert(&users, 1)]).await.unwrap();
         assert_eq!(sink.held.len(), 2);
-        assert!(sink.in_flight.is_empty());
+        assert_eq!(sink.ledger().outstanding(), 0);
         // The commit arrives: the whole transaction is handed over.
         sink.write(&[commit(5)]).await.unwrap();
         assert_eq!(sink.held.len(), 0);
-        assert_eq!(sink.in_flight.len(), 1, "one row message");
+        assert_eq!(sink.ledger().outstanding(), 1, "one row message");
         // The broker is unreachable: the commit says so.
         assert!(sink.flush().await.unwrap_err().needs_restart());
     }
