@@ -1,7 +1,7 @@
 //! `sluice standalone` with `[tasks.filters]` against the test MariaDB: only the included
 //! table's inserts and deletes reach the file sink, without the excluded column, in column
 //! order; and the checkpoint still moves past transactions (and a DDL) the filters dropped
-//! entirely. Also: `check-config` names a bad filter pattern's field.
+//! entirely, and into a new binlog file with nothing in it yet. Also: `check-config` names a bad filter pattern's field.
 
 mod common;
 
@@ -229,6 +229,21 @@ async fn filters_pass_only_included_rows_and_columns_and_the_checkpoint_still_ad
         checkpoint_position(&checkpoint).is_some_and(|c| c >= end)
     })
     .await;
+
+    // Phase 3: the server moves to a new binlog file and writes nothing more. The checkpoint
+    // follows into the new file: a quiet task must not keep pointing into a file the server
+    // may purge (its restart would then fail although nothing was missed).
+    root.query_drop("FLUSH BINARY LOGS").await.unwrap();
+    let rotated = position(&common::binlog_end(&mut root).await);
+    assert!(
+        rotated.0 > end.0,
+        "FLUSH BINARY LOGS: {end:?} -> {rotated:?}"
+    );
+    wait_until(&mut sluice, "a checkpoint in the new binlog file", || {
+        checkpoint_position(&checkpoint).is_some_and(|c| c >= rotated)
+    })
+    .await;
+    let end = rotated;
     let status = sluice.terminate();
     assert!(
         status.success(),

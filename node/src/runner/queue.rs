@@ -9,10 +9,15 @@
 //! The reader queues what it has as soon as it has it (one binlog event's rows); the consumer
 //! takes whatever is queued, up to a batch limit, so sinks get large batches under load and
 //! small ones when the stream is quiet.
+//!
+//! A batch may also say that the source passed a position between transactions after its
+//! events (a rotation to a new binlog file, heartbeats, GTID bookkeeping, transactions the
+//! server filtered out): the sinks get nothing for it, but the checkpoint can move there, so a
+//! quiet task never points into a binlog file the server may purge.
 
 use std::sync::Arc;
 
-use sluice_core::Event;
+use sluice_core::{BinlogPosition, Event};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// The budget is counted in KiB: a semaphore's permits are `u32`.
@@ -21,21 +26,30 @@ const UNIT: usize = 1024;
 /// Events taken from the queue, holding their share of the budget until dropped.
 pub struct Taken {
     pub events: Vec<Event>,
+    /// The last position passed, with how many of `events` came before it.
+    pub passed: Option<(usize, BinlogPosition)>,
     _budget: Vec<OwnedSemaphorePermit>,
 }
 
 /// The reader's end.
 pub struct QueueSender {
-    tx: mpsc::UnboundedSender<(Vec<Event>, OwnedSemaphorePermit)>,
+    tx: mpsc::UnboundedSender<Queued>,
     budget: Arc<Semaphore>,
     max_units: u32,
 }
 
 /// The sinks' end.
 pub struct QueueReceiver {
-    rx: mpsc::UnboundedReceiver<(Vec<Event>, OwnedSemaphorePermit)>,
+    rx: mpsc::UnboundedReceiver<Queued>,
     budget: Arc<Semaphore>,
     max_units: u32,
+}
+
+/// One batch in the queue.
+struct Queued {
+    events: Vec<Event>,
+    passed: Option<BinlogPosition>,
+    permit: OwnedSemaphorePermit,
 }
 
 /// A queue holding at most `max_bytes` of events (estimated), plus one oversized batch.
@@ -67,14 +81,24 @@ fn units(events: &[Event], max_units: u32) -> u32 {
 }
 
 impl QueueSender {
-    /// Queues `events`, waiting while the budget is spent. `Err` returns the events when the
-    /// receiver is gone.
-    pub async fn send(&self, events: Vec<Event>) -> Result<(), Vec<Event>> {
+    /// Queues `events`, then `passed`: a position between transactions the source reached
+    /// after them (see the module's text). Waits while the budget is spent. `Err` returns the
+    /// events when the receiver is gone.
+    pub async fn send(
+        &self,
+        events: Vec<Event>,
+        passed: Option<BinlogPosition>,
+    ) -> Result<(), Vec<Event>> {
         let need = units(&events, self.max_units);
         let Ok(permit) = self.budget.clone().acquire_many_owned(need).await else {
             return Err(events);
         };
-        self.tx.send((events, permit)).map_err(|e| e.0 .0)
+        let queued = Queued {
+            events,
+            passed,
+            permit,
+        };
+        self.tx.send(queued).map_err(|e| e.0.events)
     }
 }
 
@@ -82,19 +106,25 @@ impl QueueReceiver {
     /// Waits for events, then takes what is queued up to `max_events` (whole batches: a batch
     /// is never split). `None` when the reader is gone and the queue is empty.
     pub async fn take(&mut self, max_events: usize) -> Option<Taken> {
-        let (mut events, permit) = self.rx.recv().await?;
-        let mut budget = vec![permit];
+        let first = self.rx.recv().await?;
+        let mut events = first.events;
+        let mut passed = first.passed.map(|p| (events.len(), p));
+        let mut budget = vec![first.permit];
         while events.len() < max_events {
             match self.rx.try_recv() {
-                Ok((more, permit)) => {
-                    events.extend(more);
-                    budget.push(permit);
+                Ok(more) => {
+                    events.extend(more.events);
+                    if let Some(p) = more.passed {
+                        passed = Some((events.len(), p));
+                    }
+                    budget.push(more.permit);
                 }
                 Err(_) => break,
             }
         }
         Some(Taken {
             events,
+            passed,
             _budget: budget,
         })
     }
@@ -157,11 +187,11 @@ mod tests {
     async fn a_full_budget_holds_the_reader_until_the_sinks_take_events() {
         let (tx, mut rx) = byte_queue(1 << 20);
         // Two 400 KiB rows fit; the third waits.
-        tx.send(vec![blob_row(400 << 10)]).await.unwrap();
-        tx.send(vec![blob_row(400 << 10)]).await.unwrap();
+        tx.send(vec![blob_row(400 << 10)], None).await.unwrap();
+        tx.send(vec![blob_row(400 << 10)], None).await.unwrap();
         let third = tokio::time::timeout(
             Duration::from_millis(200),
-            tx.send(vec![blob_row(400 << 10)]),
+            tx.send(vec![blob_row(400 << 10)], None),
         );
         assert!(third.await.is_err(), "the third batch must wait");
         assert!(rx.bytes() >= 800 << 10, "{}", rx.bytes());
@@ -170,14 +200,17 @@ mod tests {
         assert_eq!(taken.events.len(), 2);
         drop(taken);
         assert_eq!(rx.bytes(), 0);
-        tx.send(vec![blob_row(400 << 10)]).await.unwrap();
+        tx.send(vec![blob_row(400 << 10)], None).await.unwrap();
     }
 
     #[tokio::test]
     async fn an_oversized_batch_passes_alone() {
         let (tx, mut rx) = byte_queue(1 << 20);
-        tx.send(vec![blob_row(5 << 20)]).await.unwrap();
-        let next = tokio::time::timeout(Duration::from_millis(200), tx.send(vec![blob_row(10)]));
+        tx.send(vec![blob_row(5 << 20)], None).await.unwrap();
+        let next = tokio::time::timeout(
+            Duration::from_millis(200),
+            tx.send(vec![blob_row(10)], None),
+        );
         assert!(
             next.await.is_err(),
             "nothing passes beside an oversized batch"
@@ -189,11 +222,21 @@ mod tests {
     async fn take_joins_queued_batches_up_to_the_limit_without_splitting() {
         let (tx, mut rx) = byte_queue(64 << 20);
         for _ in 0..5 {
-            tx.send(vec![blob_row(1), blob_row(1)]).await.unwrap();
+            tx.send(vec![blob_row(1), blob_row(1)], None).await.unwrap();
         }
         assert_eq!(rx.batches(), 5);
         assert_eq!(rx.take(3).await.unwrap().events.len(), 4);
         assert_eq!(rx.take(100).await.unwrap().events.len(), 6);
+        // A passed position keeps its place among the events taken with it.
+        let at = |pos| Some(BinlogPosition::new("b.000002", pos));
+        tx.send(vec![blob_row(1)], at(4)).await.unwrap();
+        tx.send(vec![blob_row(1), blob_row(1)], None).await.unwrap();
+        let taken = rx.take(100).await.unwrap();
+        assert_eq!(taken.passed, Some((1, BinlogPosition::new("b.000002", 4))));
+        tx.send(vec![], at(4)).await.unwrap();
+        tx.send(vec![blob_row(1)], at(90)).await.unwrap();
+        let taken = rx.take(100).await.unwrap();
+        assert_eq!(taken.passed, Some((1, BinlogPosition::new("b.000002", 90))));
         drop(tx);
         assert!(rx.take(100).await.is_none());
     }

@@ -389,6 +389,8 @@ async fn run_once(
     let reader = tokio::spawn(
         async move {
             let mut batch = Vec::new();
+            // The last position between transactions sent on, as an event's or as passed.
+            let mut sent_resume = source.resume_position().clone();
             loop {
                 if snapshot.is_none() {
                     if let Some(request) = reader_requests.next() {
@@ -437,7 +439,19 @@ async fn run_once(
                     }
                 }
                 meter.read(batch.len(), source.bytes_read(), source.reconnects());
-                if !batch.is_empty() && tx.send(std::mem::take(&mut batch)).await.is_err() {
+                if let Some(next) = batch.iter().rev().find_map(Event::resume_position) {
+                    sent_resume = next.clone();
+                }
+                // Past the last transaction sent without a transaction of its own: the
+                // checkpoint may follow.
+                let passed = (source.resume_position() > &sent_resume)
+                    .then(|| source.resume_position().clone());
+                if let Some(passed) = &passed {
+                    sent_resume = passed.clone();
+                }
+                if (!batch.is_empty() || passed.is_some())
+                    && tx.send(std::mem::take(&mut batch), passed).await.is_err()
+                {
                     break;
                 }
             }
@@ -481,18 +495,17 @@ async fn run_once(
                 let mut head = std::mem::take(&mut taken.events);
                 // Found before filtering: a DDL the filter drops still moves the checkpoint
                 // past it.
-                let boundary = head.iter().rposition(|e| e.resume_position().is_some());
+                let boundary = last_boundary(&head, taken.passed.take());
                 let since = last_checkpoint.elapsed();
                 let due = since >= interval || (rx.is_empty() && since >= idle_gap);
-                let resume = boundary.and_then(|k| head[k].resume_position().cloned());
-                let ends_past = match boundary {
-                    Some(k) => {
+                let (ends_past, resume) = match boundary {
+                    Some((cut, resume)) => {
                         if due {
-                            tail = head.split_off(k + 1);
+                            tail = head.split_off(cut);
                         }
-                        k + 1 < head.len()
+                        (cut < head.len(), Some(resume))
                     }
-                    None => past_pending || !head.is_empty(),
+                    None => (past_pending || !head.is_empty(), None),
                 };
                 let step =
                     deliver_filtered(&mut sinks, &mut filter, head, &mut shutdown, observer, gate)
@@ -617,6 +630,23 @@ impl StepError {
 }
 
 /// Filters `events` and writes what is left to every sink.
+/// Where the checkpoint may move after `events`: the number of events before the last
+/// transaction boundary among them (or the position the source `passed` after them, when
+/// later), and the position to resume from there.
+fn last_boundary(
+    events: &[Event],
+    passed: Option<(usize, BinlogPosition)>,
+) -> Option<(usize, BinlogPosition)> {
+    let boundary = events
+        .iter()
+        .rposition(|e| e.resume_position().is_some())
+        .and_then(|k| Some((k + 1, events[k].resume_position()?.clone())));
+    match (boundary, passed) {
+        (Some(b), Some(p)) if b.0 > p.0 => Some(b),
+        (b, p) => p.or(b),
+    }
+}
+
 async fn deliver_filtered(
     sinks: &mut [Box<dyn Sink>],
     filter: &mut EventFilter,
