@@ -92,9 +92,16 @@ $sink
 EOF
 }
 
+# A Kafka sink's TOML for topic template TOPIC. BENCH_KAFKA_PROPERTIES: librdkafka properties
+# for it as `key=value` words, e.g. `queue.buffering.max.kbytes=8192`.
 kafka_sink() {
+  local kv
   printf '[[tasks.sinks]]\ntype = "kafka"\nbrokers = "%s"\ntopic = "%s"\nformat = "sluice"\n' \
     "$brokers" "$1"
+  if [ -n "${BENCH_KAFKA_PROPERTIES:-}" ]; then
+    printf '[tasks.sinks.properties]\n'
+    for kv in $BENCH_KAFKA_PROPERTIES; do printf '"%s" = "%s"\n' "${kv%%=*}" "${kv#*=}"; done
+  fi
 }
 
 # Starts `sluice standalone` on DIR/sluice.toml in the background (log: DIR/sluice.log) and sets
