@@ -4,7 +4,9 @@
 mod commands;
 
 /// mimalloc: the decoder allocates many small, short-lived values (row images, strings). On the
-/// 1M-row benchmark it took 1.26 CPU s where glibc's malloc took 1.56 (median of 5).
+/// 1M-row benchmark it took 1.26 CPU s where glibc's malloc took 1.56 (median of 5). Built with
+/// `override` (C code such as librdkafka allocates through it too) and as mimalloc 2, whose
+/// peak RSS with the Kafka sink was 20-40 MiB below mimalloc 3's (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
