@@ -718,6 +718,56 @@ async fn checkpoint_now(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_core::EventKind;
+
+    fn event(kind: EventKind) -> Event {
+        Event {
+            position: sluice_core::EventPosition {
+                file: std::sync::Arc::from("b.000001"),
+                pos: 4,
+                gtid: None,
+                row: 0,
+                server_id: 1,
+                ts_ms: 0,
+            },
+            kind,
+        }
+    }
+
+    fn commit(pos: u64) -> Event {
+        event(EventKind::Commit {
+            xid: None,
+            next: BinlogPosition::new("b.000001", pos),
+        })
+    }
+
+    #[test]
+    fn the_checkpoint_may_move_to_the_later_of_a_commit_and_a_passed_position() {
+        let at = |file: &str, pos| BinlogPosition::new(file, pos);
+        let events = [
+            event(EventKind::Begin),
+            commit(100),
+            event(EventKind::Begin),
+        ];
+        // A commit only: cut after it.
+        assert_eq!(last_boundary(&events, None), Some((2, at("b.000001", 100))));
+        // Passed after the commit (the events before it all came first): the passed one.
+        assert_eq!(
+            last_boundary(&events[..2], Some((2, at("b.000002", 4)))),
+            Some((2, at("b.000002", 4)))
+        );
+        // Passed before the commit: the commit is later.
+        assert_eq!(
+            last_boundary(&events, Some((0, at("b.000001", 50)))),
+            Some((2, at("b.000001", 100)))
+        );
+        // Inside an open transaction nothing is passed; without a commit, no boundary.
+        assert_eq!(last_boundary(&events[2..], None), None);
+        assert_eq!(
+            last_boundary(&[], Some((0, at("b.000002", 379)))),
+            Some((0, at("b.000002", 379)))
+        );
+    }
 
     fn kafka(exactly_once: bool, timeout: Option<&str>) -> KafkaSinkConfig {
         let mut config = serde_json::json!({
