@@ -34,6 +34,25 @@ pub struct Checkpoint {
     pub snapshot: Option<crate::snapshot::SnapshotProgress>,
 }
 
+impl Checkpoint {
+    /// A checkpoint a sink kept with its events, as written at `at_ms`.
+    pub fn kept_by_sink(kept: sluice_sinks::SinkCheckpoint, at_ms: u64) -> Checkpoint {
+        Checkpoint {
+            position: kept.position,
+            at_ms,
+            snapshot: kept.snapshot,
+        }
+    }
+
+    /// What a sink that keeps the checkpoint commits with its events.
+    pub fn for_sinks(&self) -> sluice_sinks::SinkCheckpoint {
+        sluice_sinks::SinkCheckpoint {
+            position: self.position.clone(),
+            snapshot: self.snapshot.clone(),
+        }
+    }
+}
+
 /// Why a checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {

@@ -199,11 +199,7 @@ async fn resume_checkpoint(
             })?;
         if let Some(stored) = stored {
             tracing::info!(position = %stored.position, sink = sink.name(), "Resuming from the checkpoint the sink keeps.");
-            return Ok(Some(Checkpoint {
-                position: stored.position,
-                at_ms: 0,
-                snapshot: stored.snapshot,
-            }));
+            return Ok(Some(Checkpoint::kept_by_sink(stored, 0)));
         }
     }
     let checkpoint = store.load().await.map_err(|source| TaskError::Checkpoint {
@@ -242,10 +238,7 @@ async fn store_before_run(
     shutdown: &mut watch::Receiver<bool>,
     gate: &WriteGate,
 ) -> Result<(), TaskError> {
-    let committed = SinkCheckpoint {
-        position: checkpoint.position.clone(),
-        snapshot: checkpoint.snapshot.clone(),
-    };
+    let committed = checkpoint.for_sinks();
     for sink in sinks.iter_mut().filter(|s| s.keeps_checkpoint()) {
         match retry(sink.as_mut(), Attempt::Commit(&committed), shutdown, gate).await {
             Ok(Delivery::Done) => {}
@@ -629,7 +622,6 @@ impl StepError {
     }
 }
 
-/// Filters `events` and writes what is left to every sink.
 /// Where the checkpoint may move after `events`: the number of events before the last
 /// transaction boundary among them (or the position the source `passed` after them, when
 /// later), and the position to resume from there.
@@ -639,14 +631,16 @@ fn last_boundary(
 ) -> Option<(usize, BinlogPosition)> {
     let boundary = events
         .iter()
-        .rposition(|e| e.resume_position().is_some())
-        .and_then(|k| Some((k + 1, events[k].resume_position()?.clone())));
+        .enumerate()
+        .rev()
+        .find_map(|(k, e)| Some((k + 1, e.resume_position()?.clone())));
     match (boundary, passed) {
         (Some(b), Some(p)) if b.0 > p.0 => Some(b),
         (b, p) => p.or(b),
     }
 }
 
+/// Filters `events` and writes what is left to every sink.
 async fn deliver_filtered(
     sinks: &mut [Box<dyn Sink>],
     filter: &mut EventFilter,
@@ -695,11 +689,7 @@ async fn checkpoint_now(
     let at_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let checkpoint = Checkpoint {
-        position: committed.position,
-        at_ms,
-        snapshot: committed.snapshot,
-    };
+    let checkpoint = Checkpoint::kept_by_sink(committed, at_ms);
     if !gate.is_open() {
         return Ok(Delivery::Fenced);
     }
